@@ -1,0 +1,324 @@
+"""Chat documents: front matter, fenced code and turns, parsed without LSP.
+
+`parse_chat(text)` reads a whole document the way `shared/chat-format.md`
+specifies and returns a `Chat`: its own settings, every turn with its line
+range, and the problems found. It never raises on any text; everything wrong
+is a `Problem` with a range. One pass over the lines, so it stays linear.
+
+Lines are split where LSP splits them (`\\n`, `\\r\\n`, `\\r`), so line numbers
+agree with the editor's.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import yaml
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .problems import Position, Problem, Range, error, warning
+from .settings import NEVER_FROM_DOCUMENT, Delimiters, KeyLocation, Locate, Settings, check_settings
+
+BOM = "\ufeff"
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+_FENCE_OPENER = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_FENCE_CLOSER = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
+_FENCE_STARTS = frozenset(" `~")
+_FENCES: dict[str, Literal["toml", "yaml"]] = {"+++": "toml", "---": "yaml"}
+_TOML_ERROR_PLACE = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
+
+
+@dataclass(frozen=True)
+class Message:
+    role: str
+    content: str
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn: its role, its content as sent, and the lines it spans.
+
+    `start_line` is the delimiter line (or, for text before any delimiter,
+    its first line); `end_line` is the turn's last line, inclusive.
+    """
+
+    role: str
+    content: str
+    start_line: int
+    end_line: int
+    has_delimiter: bool = True
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    kind: Literal["toml", "yaml"]
+    start_line: int
+    end_line: int  # the closing fence
+    data: Mapping[Any, Any]
+
+
+@dataclass(frozen=True)
+class Chat:
+    """A parsed chat document."""
+
+    settings: Settings  # this document's own front matter only
+    turns: list[Turn]
+    problems: list[Problem]
+    front_matter: FrontMatter | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)  # accepted keys outside `Settings`
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def messages(self) -> list[Message]:
+        """The turns that are sent: every non-empty one, in order."""
+        return [Message(t.role, t.content) for t in self.turns if t.content]
+
+
+def split_lines(text: str) -> tuple[list[str], list[str]]:
+    """The lines of `text` without their endings, and the endings ("" last)."""
+    parts = _LINE_BREAK.split(text)
+    return parts[0::2], [*parts[1::2], ""]
+
+
+def parse_chat(
+    text: str,
+    defaults: Settings | None = None,
+    *,
+    extra_keys: tuple[str, ...] = (),
+    forbidden: tuple[str, ...] = NEVER_FROM_DOCUMENT,
+) -> Chat:
+    """Parse a chat. `defaults` (the global config) supply delimiters the
+    document does not set; `extra_keys`/`forbidden` are passed to the
+    settings check (the global config allows `providers`)."""
+    if text.startswith(BOM):
+        text = text[len(BOM) :]
+    texts, endings = split_lines(text)
+    front, body_start, problems = _read_front_matter(texts)
+    settings = Settings()
+    extra: dict[str, Any] = {}
+    if front is not None:
+        fallback = Range.of_line(front.start_line, 0, len(texts[front.start_line]))
+        settings, setting_problems = check_settings(
+            front.data,
+            _locator(texts, front),
+            fallback,
+            extra_keys=extra_keys,
+            forbidden=forbidden,
+        )
+        problems += setting_problems
+        extra = {k: front.data[k] for k in extra_keys if k in front.data}
+    delimiters = settings.over(defaults or Settings()).delimiters
+    turns = _turns(texts, endings, body_start, delimiters)
+    return Chat(settings, turns, problems, front, extra)
+
+
+# -- front matter ------------------------------------------------------------
+
+
+def _read_front_matter(texts: list[str]) -> tuple[FrontMatter | None, int, list[Problem]]:
+    """The front matter (if any), the first body line, and its problems."""
+    fence = texts[0].rstrip(" \t")
+    kind = _FENCES.get(fence)
+    if kind is None:
+        return None, 0, []
+    close = next((i for i in range(1, len(texts)) if texts[i].rstrip(" \t") == fence), None)
+    if close is None:
+        message = f"front matter looks unclosed: add a line `{fence}` after the settings (read as text for now)"
+        return None, 0, [warning(message, Range.of_line(0, 0, len(texts[0])))]
+    source = "\n".join(texts[1:close]) + "\n"
+    data, problem = _load_toml(source) if kind == "toml" else _load_yaml(source)
+    front = FrontMatter(kind, 0, close, data)
+    if problem is not None:
+        return front, close + 1, [problem]
+    return front, close + 1, []
+
+
+def _load_toml(source: str) -> tuple[dict[str, Any], Problem | None]:
+    try:
+        return tomllib.loads(source), None
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        place = _TOML_ERROR_PLACE.search(message)
+        if place and place[1]:
+            line, column = int(place[1]), int(place[2])
+        else:  # "at end of document": the last line inside the fences
+            last_lines = source.split("\n")[:-1] or [""]
+            line, column = len(last_lines), len(last_lines[-1]) + 1
+        reason = _TOML_ERROR_PLACE.sub("", message) or "invalid TOML"
+        return {}, _front_matter_error(f"TOML front matter: {reason[0].lower()}{reason[1:]}", line, column - 1)
+
+
+def _load_yaml(source: str) -> tuple[Mapping[Any, Any], Problem | None]:
+    try:
+        data = yaml.safe_load(source)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column) if mark else (1, 0)
+        return {}, _front_matter_error(
+            f"YAML front matter: {exc.problem or exc.context or 'invalid YAML'}", line, column
+        )
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        return {}, _front_matter_error(f"YAML front matter: {type(exc).__name__}", 1, 0)
+    if data is None:
+        return {}, None
+    if not isinstance(data, Mapping):
+        return {}, _front_matter_error("YAML front matter must be `key: value` settings", 1, 0)
+    return data, None
+
+
+def _front_matter_error(message: str, line: int, column: int) -> Problem:
+    """An error at `line` (1-based, counted from the first line inside the
+    fences, which is document line 1) and `column` (0-based)."""
+    return error(message, Range(Position(line, column), Position(line, column + 1)))
+
+
+def _locator(texts: list[str], front: FrontMatter) -> Locate:
+    """Find where a top-level key stands in the front matter."""
+    first, last = front.start_line + 1, front.end_line
+
+    def locate(key: str) -> KeyLocation | None:
+        name = rf"""(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')"""
+        if front.kind == "yaml":
+            plain = re.compile(rf"(){name}\s*:")
+            header = None
+        else:
+            plain = re.compile(rf"(\s*){name}\s*[=.]")
+            header = re.compile(rf"(\s*\[\[?\s*){name}\s*[.\]]")
+        in_table = False
+        for line in range(first, last):
+            text = texts[line]
+            found = header.match(text) if header else None
+            if found is None and not in_table:
+                found = plain.match(text)
+            if found:
+                return _key_location(line, text, found.end(1), found.end())
+            in_table = in_table or (header is not None and text.lstrip().startswith("["))
+        return None
+
+    return locate
+
+
+def _key_location(line: int, text: str, key_start: int, separator_end: int) -> KeyLocation:
+    key_end = separator_end - 1
+    while key_end > key_start and text[key_end - 1] in " \t":
+        key_end -= 1
+    key = Range.of_line(line, key_start, key_end)
+    value_start = separator_end + len(text[separator_end:]) - len(text[separator_end:].lstrip(" \t"))
+    value_end = _value_end(text, value_start)
+    if value_end <= value_start:
+        return KeyLocation(key, key)
+    return KeyLocation(key, Range.of_line(line, value_start, value_end))
+
+
+def _value_end(text: str, start: int) -> int:
+    """End of a one-line value: past its closing quote, or before a comment."""
+    if start < len(text) and text[start] in "\"'":
+        close = text.find(text[start], start + 1)
+        if close != -1:
+            return close + 1
+    comment = re.search(r"[ \t]#", text[start:])
+    end = start + comment.start() if comment else len(text)
+    return len(text[:end].rstrip(" \t"))
+
+
+# -- turns -------------------------------------------------------------------
+
+
+def _turns(texts: list[str], endings: list[str], start: int, delimiters: Delimiters) -> list[Turn]:
+    found = _delimiter_lines(texts, start, delimiters)
+    turns = []
+    first_delimiter = found[0][0] if found else len(texts)
+    if any(texts[i].strip(" \t") for i in range(start, first_delimiter)):
+        content = _content(texts, endings, start, first_delimiter)
+        turns.append(Turn("user", content, start, first_delimiter - 1, has_delimiter=False))
+    for index, (line, role) in enumerate(found):
+        end = found[index + 1][0] if index + 1 < len(found) else len(texts)
+        turns.append(Turn(role, _content(texts, endings, line + 1, end), line, end - 1))
+    return turns
+
+
+def _delimiter_lines(texts: list[str], start: int, delimiters: Delimiters) -> list[tuple[int, str]]:
+    """(line, role) of every delimiter line outside closed code fences."""
+    longest_closer = _longest_closers_after(texts, start)
+    found: list[tuple[int, str]] = []
+    open_fence: tuple[str, int] | None = None
+    # Most lines start with a character no delimiter or fence starts with.
+    interesting = {delimiters.user[0], delimiters.assistant[0], delimiters.system[0], *_FENCE_STARTS}
+    for line in range(start, len(texts)):
+        text = texts[line]
+        if text[:1] not in interesting:
+            continue
+        if open_fence is not None:
+            if _closes(text, open_fence):
+                open_fence = None
+            continue
+        role = delimiters.role_of(text)
+        if role is not None:
+            found.append((line, role))
+            continue
+        opener = _fence_opener(text)
+        # An opener that is never closed hides nothing.
+        if opener is not None and longest_closer[opener[0]][line + 1] >= opener[1]:
+            open_fence = opener
+    return found
+
+
+def _fence_opener(text: str) -> tuple[str, int] | None:
+    if not text.lstrip(" ").startswith(("```", "~~~")):
+        return None
+    match = _FENCE_OPENER.fullmatch(text)
+    if match is None:
+        return None
+    run, info = match.groups()
+    if run[0] == "`" and "`" in info:
+        return None
+    return run[0], len(run)
+
+
+def _fence_closer(text: str) -> tuple[str, int] | None:
+    if not text.lstrip(" ").startswith(("```", "~~~")):
+        return None
+    match = _FENCE_CLOSER.fullmatch(text)
+    return (match[1][0], len(match[1])) if match else None
+
+
+def _closes(text: str, fence: tuple[str, int]) -> bool:
+    closer = _fence_closer(text)
+    return closer is not None and closer[0] == fence[0] and closer[1] >= fence[1]
+
+
+def _longest_closers_after(texts: list[str], start: int) -> dict[str, list[int]]:
+    """For each fence character, the longest closer at or after each line."""
+    longest = {"`": [0] * (len(texts) + 1), "~": [0] * (len(texts) + 1)}
+    backticks, tildes = longest["`"], longest["~"]
+    for line in range(len(texts) - 1, start - 1, -1):
+        backticks[line], tildes[line] = backticks[line + 1], tildes[line + 1]
+        if texts[line][:1] not in _FENCE_STARTS:
+            continue
+        closer = _fence_closer(texts[line])
+        if closer is not None:
+            run = longest[closer[0]]
+            run[line] = max(run[line], closer[1])
+    return longest
+
+
+def _content(texts: list[str], endings: list[str], start: int, end: int) -> str:
+    """Lines [start, end) without leading and trailing blank lines, exact."""
+    while start < end and not texts[start].strip(" \t"):
+        start += 1
+    while end > start and not texts[end - 1].strip(" \t"):
+        end -= 1
+    if start >= end:
+        return ""
+    return "".join(texts[i] + endings[i] for i in range(start, end - 1)) + texts[end - 1]

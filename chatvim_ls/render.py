@@ -1,0 +1,58 @@
+"""What a completion writes into a chat, and chats written from messages.
+
+The answer goes at the end of the document: `answer_opening` before the
+first token, the answer as streamed, then `answer_closing`. Both shorten the
+configured padding by the line breaks the text already ends with, so there is
+exactly one blank line around each delimiter with the default padding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .document import Message
+from .settings import Delimiters
+
+
+def answer_opening(text_before: str, delimiters: Delimiters) -> str:
+    """Text to insert after `text_before` (the document) before the answer."""
+    return _block(text_before, delimiters.assistant, delimiters)
+
+
+def answer_closing(text_before: str, delimiters: Delimiters) -> str:
+    """Text to insert after `text_before` (ending with the answer) so the
+    user can type the next question."""
+    return _block(text_before, delimiters.user, delimiters)
+
+
+def render_chat(messages: Iterable[Message], delimiters: Delimiters) -> str:
+    """A chat document holding `messages`, each under its delimiter line."""
+    text = ""
+    for message in messages:
+        text += _block(text, delimiters.for_role(message.role), delimiters) + message.content
+    return text
+
+
+def _block(text_before: str, delimiter: str, delimiters: Delimiters) -> str:
+    prefix = _shorten(delimiters.prefix, _trailing_line_breaks(text_before)) if text_before else ""
+    if text_before and not (text_before + prefix).endswith(("\n", "\r")):
+        prefix += "\n"  # the delimiter must start a line of its own
+    suffix = delimiters.suffix if "\n" in delimiters.suffix else delimiters.suffix + "\n"
+    return prefix + delimiter + suffix
+
+
+def _trailing_line_breaks(text: str) -> int:
+    """How many line breaks `text` ends with (`\\r\\n` counts once)."""
+    stripped = text.rstrip("\r\n")
+    tail = text[len(stripped) :]
+    return tail.count("\n") + tail.count("\r") - tail.count("\r\n")
+
+
+def _shorten(padding: str, line_breaks: int) -> str:
+    """`padding` less its first `line_breaks` line breaks."""
+    for _ in range(line_breaks):
+        cut = padding.find("\n")
+        if cut == -1:
+            break
+        padding = padding[cut + 1 :]
+    return padding

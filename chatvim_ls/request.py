@@ -1,0 +1,84 @@
+"""The exact request a chat would send: model, provider, messages, options.
+
+`build_request` joins a parsed chat with the global configuration and the
+environment (for choosing a provider when none is named) and either returns
+a `ChatRequest` or raises a `RequestError` whose message says what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import GlobalConfig
+from .document import Chat, Message
+from .problems import Problem
+from .providers import ChoiceError, choose
+
+#: Settings passed to the provider as they are, when set.
+SAMPLING_OPTIONS = ("temperature", "top_p", "max_tokens", "reasoning_effort", "seed", "stop")
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    model: str
+    provider: str
+    messages: list[Message]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "provider": self.provider,
+            "messages": [{"role": m.role, "content": m.content} for m in self.messages],
+            **self.options,
+        }
+
+
+class RequestError(Exception):
+    """Why a chat cannot be sent. `line` (0-based) is where to look, if known."""
+
+    def __init__(self, message: str, line: int | None = None, problem: Problem | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+        self.problem = problem
+
+    def one_line(self, where: str) -> str:
+        if self.problem is not None:
+            return self.problem.one_line(where)
+        place = f"{where}:{self.line + 1}" if self.line is not None else where
+        return f"{place}: error: {self}"
+
+
+def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str]) -> ChatRequest:
+    if chat.errors:
+        first = chat.errors[0]
+        more = len(chat.errors) - 1
+        message = first.message + (f" (and {more} more error{'s' * (more > 1)})" if more else "")
+        raise RequestError(message, first.range.start.line, Problem(first.severity, message, first.range))
+    settings = chat.settings.over(config.settings)
+    messages = [Message("system", settings.system)] if settings.system else []
+    messages += config.preamble + chat.messages
+    _check_last_message(chat, messages, settings.delimiters.user)
+    try:
+        model, provider = choose(settings.model, settings.provider, config.providers, env)
+    except ChoiceError as exc:
+        raise RequestError(str(exc)) from None
+    options = {name: getattr(settings, name) for name in SAMPLING_OPTIONS if getattr(settings, name) is not None}
+    return ChatRequest(model, provider, messages, options)
+
+
+def _check_last_message(chat: Chat, messages: list[Message], user_delimiter: str) -> None:
+    if not chat.turns:
+        raise RequestError(f"nothing to send: the chat is empty; write your message under a `{user_delimiter}` line")
+    if messages and messages[-1].role == "user":
+        return
+    last = chat.turns[-1]
+    if last.role == "user" and not last.content:
+        raise RequestError(f"nothing to send: write your message under the last `{user_delimiter}`", last.start_line)
+    raise RequestError(
+        f"nothing to send: the chat ends with the {last.role}'s turn; "
+        f"add a `{user_delimiter}` line at the end and write your message under it",
+        last.start_line,
+    )

@@ -1,0 +1,128 @@
+"""`chatvim-ls complete --dry-run FILE`, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+KEY_VARIABLES = (
+    "OPENAI_API_KEY",
+    "XAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "OPENROUTER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+)
+
+
+def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES}
+    clean |= {"XDG_CONFIG_HOME": str(tmp_path / "config"), **(env or {})}
+    command = shutil.which("chatvim-ls", path=str(Path(sys.executable).parent))
+    assert command, "the chatvim-ls console script is installed beside the interpreter"
+    return subprocess.run([command, *args], capture_output=True, text=True, env=clean, timeout=30)
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "chat.md") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_dry_run_prints_the_request(tmp_path: Path) -> None:
+    path = write(tmp_path, '+++\nmodel = "grok-3"\nmax_tokens = 50\n+++\n# === USER ===\n\nHi ✓\n')
+    result = run(tmp_path, "complete", "--dry-run", str(path))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout) == {
+        "model": "grok-3",
+        "provider": "xai",
+        "messages": [{"role": "user", "content": "Hi ✓"}],
+        "max_tokens": 50,
+    }
+
+
+def test_dry_run_uses_the_global_config(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "chatvim" / "config.md"
+    config.parent.mkdir(parents=True)
+    config.write_text("---\nmodel: claude-sonnet-4-5\ntemprature: 1\n---\nBe brief.\n")
+    path = write(tmp_path, "q\n")
+    result = run(tmp_path, "complete", "--dry-run", str(path))
+    assert result.returncode == 0
+    request = json.loads(result.stdout)
+    assert request["provider"] == "anthropic"
+    assert request["messages"] == [{"role": "user", "content": "Be brief."}, {"role": "user", "content": "q"}]
+    assert "config.md:3:1: warning: unknown setting `temprature`" in result.stderr
+
+
+def test_dry_run_without_model_uses_a_key_variable_but_never_prints_it(tmp_path: Path) -> None:
+    path = write(tmp_path, "q\n")
+    result = run(tmp_path, "complete", "--dry-run", str(path), env={"GROQ_API_KEY": "sk-secret-value"})
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["provider"] == "groq"
+    assert "sk-secret-value" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (
+            '+++\nmodel = "gpt-4.1"\ntemperature = 7\n+++\nq\n',
+            "chat.md:3:15: error: `temperature` must be a number from 0 to 2, got 7",
+        ),
+        (
+            '+++\nmodel = "gpt-4.1"\napi_key = "sk-1"\n+++\nq\n',
+            "chat.md:3:1: error: `api_key` cannot be set in a chat document",
+        ),
+        ("+++\nmodel = [\n+++\nq\n", "chat.md:2:"),
+        ("", "chat.md: error: nothing to send: the chat is empty"),
+        (
+            '+++\nmodel = "gpt-4.1"\n+++\nq\n# === ASSISTANT ===\na\n# === USER ===\n\n',
+            "chat.md:7: error: nothing to send: write your message under the last",
+        ),
+        ("q\n", "chat.md: error: no model chosen and no API key found"),
+        (b"q\n\xc3\x28\n", "chat.md:2:1: not UTF-8 text"),
+        (b"q\x00\n", "chat.md:1:2: a NUL byte"),
+    ],
+    ids=["bad-value", "forbidden-key", "bad-toml", "empty", "nothing-to-send", "no-model", "not-utf8", "binary"],
+)
+def test_failures_are_one_line(tmp_path: Path, content: str | bytes, expected: str) -> None:
+    path = write(tmp_path, content)
+    result = run(tmp_path, "complete", "--dry-run", str(path))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("target", ["missing.md", "."])
+def test_unreadable_paths_are_one_line(tmp_path: Path, target: str) -> None:
+    result = run(tmp_path, "complete", "--dry-run", str(tmp_path / target))
+    assert result.returncode == 1
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_broken_config_names_the_file(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "chatvim" / "config.md"
+    config.parent.mkdir(parents=True)
+    config.write_text("+++\nmodel = \n+++\n")
+    result = run(tmp_path, "complete", "--dry-run", str(write(tmp_path, "q")))
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"{config}:2:9: error:")
+
+
+def test_version_and_module_entry_point(tmp_path: Path) -> None:
+    assert run(tmp_path, "--version").stdout.startswith("chatvim-ls ")
+    module = subprocess.run(
+        [sys.executable, "-m", "chatvim_ls", "--version"], capture_output=True, text=True, timeout=30
+    )
+    assert module.returncode == 0 and module.stdout.startswith("chatvim-ls ")

@@ -1,0 +1,57 @@
+"""What a completion writes (shared/chat-format.md, "What a completion writes")."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatvim_ls.document import Message, parse_chat
+from chatvim_ls.render import answer_closing, answer_opening, render_chat
+from chatvim_ls.settings import Settings
+
+DEFAULTS = Settings().delimiters
+
+
+@pytest.mark.parametrize(
+    ("before", "expected"),
+    [
+        ("question", "\n\n# === ASSISTANT ===\n\n"),
+        ("question\n", "\n# === ASSISTANT ===\n\n"),
+        ("question\n\n", "# === ASSISTANT ===\n\n"),
+        ("question\n\n\n", "# === ASSISTANT ===\n\n"),
+        ("question\r\n", "\n# === ASSISTANT ===\n\n"),
+        ("question  ", "\n\n# === ASSISTANT ===\n\n"),
+    ],
+)
+def test_opening_is_shortened_by_the_newlines_already_there(before: str, expected: str) -> None:
+    assert answer_opening(before, DEFAULTS) == expected
+
+
+def test_whole_exchange_with_defaults() -> None:
+    text = "# === USER ===\n\nquestion\n"
+    text += answer_opening(text, DEFAULTS) + "answer"
+    text += answer_closing(text, DEFAULTS)
+    assert text == "# === USER ===\n\nquestion\n\n# === ASSISTANT ===\n\nanswer\n\n# === USER ===\n\n"
+
+
+def test_closing_after_an_answer_ending_in_newlines() -> None:
+    assert answer_closing("answer\n", DEFAULTS) == "\n# === USER ===\n\n"
+    assert answer_closing("answer\n\n", DEFAULTS) == "# === USER ===\n\n"
+
+
+def test_custom_padding_and_delimiters() -> None:
+    delimiters = Settings(delimiter_prefix="\n", delimiter_suffix="\n", assistant_delimiter="## AI").delimiters
+    assert answer_opening("q", delimiters) == "\n## AI\n"
+    assert answer_opening("q\n", delimiters) == "## AI\n"
+
+
+def test_delimiter_always_stands_on_its_own_line() -> None:
+    delimiters = Settings(delimiter_prefix="", delimiter_suffix="").delimiters
+    assert answer_opening("q", delimiters) == "\n# === ASSISTANT ===\n"
+    assert answer_closing("a\n", delimiters) == "# === USER ===\n"
+
+
+def test_render_chat_round_trips() -> None:
+    messages = [Message("system", "s"), Message("user", "q\n\n  x"), Message("assistant", "a")]
+    text = render_chat(messages, DEFAULTS)
+    assert text == "# === SYSTEM ===\n\ns\n\n# === USER ===\n\nq\n\n  x\n\n# === ASSISTANT ===\n\na"
+    assert parse_chat(text).messages == messages
