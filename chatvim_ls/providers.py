@@ -7,9 +7,15 @@ come only from the user's configuration.
 
 from __future__ import annotations
 
+import asyncio
+import os
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+KEY_COMMAND_TIMEOUT = 10.0  # seconds an api_key_cmd may take
+KEY_COMMAND_CACHE = 600.0  # seconds a key from api_key_cmd is reused
 
 
 @dataclass(frozen=True)
@@ -18,6 +24,10 @@ class Provider:
     base_url: str
     key_env: str | None  # None: no key needed (a local server)
     default_model: str
+    key_command: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = ()
+    stream_usage: bool = True  # sends stream_options.include_usage
 
 
 BUILTIN_PROVIDERS: dict[str, Provider] = {
@@ -31,7 +41,9 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         ),
         Provider("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4.1"),
         Provider("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat"),
-        Provider("mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "mistral-medium-latest"),
+        Provider(
+            "mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "mistral-medium-latest", stream_usage=False
+        ),
         Provider("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "llama-3.3-70b-versatile"),
         Provider("ollama", "http://localhost:11434/v1", None, "llama3.2"),
     )
@@ -110,3 +122,132 @@ def _default_model(provider: str, configured: Mapping[str, Mapping[str, Any]]) -
     if provider in BUILTIN_PROVIDERS:
         return BUILTIN_PROVIDERS[provider].default_model
     raise ChoiceError(f"provider {provider!r} has no default model: set `model` in the front matter")
+
+
+# -- configured providers and their keys -------------------------------------
+
+PROVIDER_KEYS = ("base_url", "api_key_env", "api_key_cmd", "headers", "models", "stream_usage")
+
+
+class ProviderConfigError(Exception):
+    """A `providers.NAME` table is wrong; the message is one line."""
+
+
+def check_provider_tables(tables: Mapping[str, Any], where: str) -> dict[str, Mapping[str, Any]]:
+    """Validate `providers.NAME` tables (from config.md or editor settings)."""
+    if not isinstance(tables, Mapping):
+        raise ProviderConfigError(f"{where}: `providers` must hold one table per provider, like [providers.NAME]")
+    for name, table in tables.items():
+        prefix = f"{where}: providers.{name}"
+        if not isinstance(table, Mapping):
+            raise ProviderConfigError(f"{prefix} must be a table")
+        unknown = sorted(set(table) - set(PROVIDER_KEYS))
+        if unknown:
+            raise ProviderConfigError(f"{prefix}: unknown key `{unknown[0]}` (known: {', '.join(PROVIDER_KEYS)})")
+        if name not in BUILTIN_PROVIDERS and "base_url" not in table:
+            raise ProviderConfigError(f"{prefix} needs a base_url")
+        url = table.get("base_url", "http://")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ProviderConfigError(f"{prefix}.base_url must be an http:// or https:// URL")
+        if not isinstance(table.get("api_key_env", ""), str):
+            raise ProviderConfigError(f"{prefix}.api_key_env must be the name of an environment variable")
+        command = table.get("api_key_cmd", [])
+        if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
+            raise ProviderConfigError(f'{prefix}.api_key_cmd must be a list of arguments, like ["pass", "show", "x"]')
+        headers = table.get("headers", {})
+        if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
+            raise ProviderConfigError(f"{prefix}.headers must map header names to text")
+        models = table.get("models", [])
+        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+            raise ProviderConfigError(f"{prefix}.models must be a list of model names")
+        if not isinstance(table.get("stream_usage", True), bool):
+            raise ProviderConfigError(f"{prefix}.stream_usage must be true or false")
+    return dict(tables)
+
+
+def provider_named(name: str, configured: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> Provider:
+    """The provider `name`: built-in, configured, or a built-in with
+    configured overrides. OPENAI_BASE_URL and OLLAMA_HOST are honoured."""
+    base = BUILTIN_PROVIDERS.get(name)
+    if base is not None:
+        if name == "openai" and env.get("OPENAI_BASE_URL"):
+            base = _replace(base, base_url=env["OPENAI_BASE_URL"])
+        if name == "ollama" and env.get("OLLAMA_HOST"):
+            host = env["OLLAMA_HOST"]
+            host = host if host.startswith(("http://", "https://")) else f"http://{host}"
+            base = _replace(base, base_url=host.rstrip("/") + "/v1")
+    table = configured.get(name)
+    if table is None:
+        if base is None:
+            raise ChoiceError(f"unknown provider {name!r}")
+        return base
+    models = tuple(table.get("models", ()))
+    return Provider(
+        name=name,
+        base_url=table.get("base_url") or (base.base_url if base else ""),
+        key_env=table.get("api_key_env") or (base.key_env if base and "api_key_cmd" not in table else None),
+        default_model=models[0] if models else (base.default_model if base else ""),
+        key_command=tuple(table.get("api_key_cmd", ())),
+        headers=dict(table.get("headers", {})),
+        models=models,
+        stream_usage=table.get("stream_usage", base.stream_usage if base else True),
+    )
+
+
+def _replace(provider: Provider, **changes: Any) -> Provider:
+    from dataclasses import replace
+
+    return replace(provider, **changes)
+
+
+class MissingKey(Exception):
+    """No key for a provider; the message says what to set. Never holds the key."""
+
+
+_key_cache: dict[tuple[str, ...], tuple[float, str]] = {}
+
+
+async def api_key(provider: Provider, env: Mapping[str, str] = os.environ) -> str | None:
+    """The provider's key: from `api_key_cmd` (run without a shell, with a
+    timeout, cached) or from its environment variable; None if it needs none."""
+    if provider.key_command:
+        return await _key_from_command(provider)
+    if provider.key_env is None:
+        return None
+    key = env.get(provider.key_env, "").strip()
+    if not key:
+        raise MissingKey(f"{provider.key_env} is not set: export it in the environment your editor starts from")
+    return key
+
+
+async def _key_from_command(provider: Provider) -> str:
+    command = provider.key_command
+    cached = _key_cache.get(command)
+    if cached and time.monotonic() - cached[0] < KEY_COMMAND_CACHE:
+        return cached[1]
+    where = f"api_key_cmd of provider {provider.name!r} ({command[0]})"
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+    except OSError as exc:
+        raise MissingKey(f"{where} could not start: {exc.strerror or exc}") from None
+    try:
+        output, _ = await asyncio.wait_for(process.communicate(), KEY_COMMAND_TIMEOUT)
+    except asyncio.TimeoutError:
+        process.kill()
+        await process.wait()
+        raise MissingKey(f"{where} took longer than {KEY_COMMAND_TIMEOUT:g} s") from None
+    if process.returncode != 0:
+        raise MissingKey(f"{where} failed with exit status {process.returncode}; run it yourself to see why")
+    key = output.decode("utf-8", "replace").strip()
+    if not key:
+        raise MissingKey(f"{where} printed nothing")
+    _key_cache[command] = (time.monotonic(), key)
+    return key
+
+
+def forget_keys() -> None:
+    """Drop cached keys (after a configuration change)."""
+    _key_cache.clear()

@@ -1,0 +1,242 @@
+"""Open documents as the server keeps them: lines, versions and positions.
+
+The server keeps its own copy of every open document and edits it in place on
+each `didChange`, so a change costs time in proportion to its own size, not
+the document's. Lines break only where LSP breaks them (`\\n`, `\\r\\n`,
+`\\r`): U+2028 and friends stay inside a line.
+
+Here a column counts code points; `to_client` and `from_client` convert to
+the position encoding negotiated with the editor (utf-8, utf-16 or utf-32).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .problems import Position
+
+_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+ENCODINGS = ("utf-8", "utf-16", "utf-32")
+
+
+def split_keeping_ends(text: str) -> list[str]:
+    """Lines with their line breaks; the last item has none (maybe "")."""
+    parts = _LINE_BREAK.split(text)
+    lines = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
+    lines.append(parts[-1])
+    return lines
+
+
+def _without_break(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+@dataclass(frozen=True)
+class Change:
+    """Replace the text between `start` and `end` (code points) by `text`."""
+
+    start: Position
+    end: Position
+    text: str
+
+    @staticmethod
+    def insert(at: Position, text: str) -> Change:
+        return Change(at, at, text)
+
+
+@dataclass(frozen=True)
+class Splice:
+    """What one change did to the lines, to carry positions across it.
+
+    Lines [first_line, first_line + len(old_lengths)) became
+    [first_line, first_line + len(new_lengths)); inside that window the
+    change replaced offsets [start, old_end) by [start, new_end).
+    """
+
+    first_line: int
+    old_lengths: list[int]
+    new_lengths: list[int]
+    start: int
+    old_end: int
+    new_end: int
+
+    def map(self, pos: Position, *, stick_after: bool = False) -> Position:
+        """Where `pos` is after the change. A position where text was
+        inserted stays before it unless `stick_after`."""
+        last_old = self.first_line + len(self.old_lengths)
+        if pos.line < self.first_line:
+            return pos
+        if pos.line >= last_old:
+            return Position(pos.line + len(self.new_lengths) - len(self.old_lengths), pos.character)
+        offset = sum(self.old_lengths[: pos.line - self.first_line]) + pos.character
+        if offset < self.start or (offset == self.start < self.old_end):
+            new_offset = offset
+        elif offset > self.old_end:
+            new_offset = offset + self.new_end - self.old_end
+        elif offset == self.start == self.old_end and not stick_after:
+            new_offset = offset
+        else:  # inside what was replaced, or at its end
+            new_offset = self.new_end
+        return self._position_in_window(new_offset)
+
+    @property
+    def inserted(self) -> tuple[Position, Position]:
+        """Where the new text stands after the change."""
+        return self._position_in_window(self.start), self._position_in_window(self.new_end)
+
+    def _position_in_window(self, offset: int) -> Position:
+        line = self.first_line
+        for length in self.new_lengths[:-1]:
+            if offset < length:
+                break
+            offset -= length
+            line += 1
+        return Position(line, offset)
+
+
+class TextDocument:
+    """One open document: its lines, version, language and position encoding."""
+
+    def __init__(self, uri: str, text: str, version: int | None = None, *, encoding: str = "utf-16",
+                 language_id: str = "") -> None:  # fmt: skip
+        self.uri = uri
+        self.version = version
+        self.encoding = encoding
+        self.language_id = language_id
+        self.lines = split_keeping_ends(text)
+
+    # -- reading -------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def line_text(self, line: int) -> str:
+        """Line `line` without its line break."""
+        return _without_break(self.lines[line])
+
+    def end(self) -> Position:
+        return Position(len(self.lines) - 1, len(self.lines[-1]))
+
+    def text_before(self, pos: Position, limit: int) -> str:
+        """Up to `limit` code points just before `pos`."""
+        pieces = [self.lines[pos.line][: pos.character]]
+        size = len(pieces[0])
+        line = pos.line
+        while size < limit and line > 0:
+            line -= 1
+            pieces.append(self.lines[line])
+            size += len(self.lines[line])
+        return "".join(reversed(pieces))[-limit:]
+
+    def clamp(self, pos: Position) -> Position:
+        """The nearest position inside the document, as editors clamp."""
+        if pos.line >= len(self.lines):
+            return self.end()
+        return Position(pos.line, min(pos.character, len(self.line_text(pos.line))))
+
+    def advance(self, pos: Position, count: int) -> Position:
+        """The position `count` code points after `pos` (line breaks count
+        as their length)."""
+        line, col = pos.line, pos.character + count
+        while line < len(self.lines) - 1 and col >= len(self.lines[line]):
+            col -= len(self.lines[line])
+            line += 1
+        return Position(line, col)
+
+    # -- positions in the client's encoding ----------------------------------
+
+    def to_client(self, pos: Position) -> tuple[int, int]:
+        """(line, character) in the client's position encoding."""
+        prefix = self.lines[pos.line][: pos.character]
+        if self.encoding == "utf-8":
+            return pos.line, len(prefix.encode("utf-8"))
+        if self.encoding == "utf-16":
+            return pos.line, len(prefix) + sum(1 for ch in prefix if ord(ch) > 0xFFFF)
+        return pos.line, len(prefix)
+
+    def from_client(self, line: int, character: int) -> Position:
+        """A client position in code points, clamped to the document (a
+        column inside a character or past the line's end is rounded down)."""
+        if line >= len(self.lines):
+            return self.end()
+        if line < 0:
+            return Position(0, 0)
+        text = self.line_text(line)
+        if self.encoding == "utf-32":
+            return Position(line, max(0, min(character, len(text))))
+        units = 0
+        for index, ch in enumerate(text):
+            width = len(ch.encode("utf-8")) if self.encoding == "utf-8" else (2 if ord(ch) > 0xFFFF else 1)
+            if units + width > character:
+                return Position(line, index)
+            units += width
+        return Position(line, len(text))
+
+    # -- changing ------------------------------------------------------------
+
+    def apply(self, change: Change) -> Splice:
+        """Apply one change in place and say what moved."""
+        first = max(change.start.line - 1, 0)
+        stop = min(change.end.line + 2, len(self.lines))  # one line around, for \r + \n joining
+        old = self.lines[first:stop]
+        window = "".join(old)
+        start = self._offset_in(old, change.start.line - first, change.start.character)
+        old_end = self._offset_in(old, change.end.line - first, change.end.character)
+        new_lines = split_keeping_ends(window[:start] + change.text + window[old_end:])
+        if stop < len(self.lines) and new_lines[-1] == "":
+            new_lines.pop()  # the window ends with a line break; the next line follows
+        self.lines[first:stop] = new_lines
+        new_end = start + len(change.text)
+        return Splice(first, [len(x) for x in old], [len(x) for x in new_lines], start, old_end, new_end)
+
+    def minimal_change(self, text: str) -> Change:
+        """The smallest change that turns this document into `text` (for
+        clients that send the whole text)."""
+        old = self.text
+        prefix = 0
+        limit = min(len(old), len(text))
+        while prefix < limit and old[prefix] == text[prefix]:
+            prefix += 1
+        suffix = 0
+        while suffix < limit - prefix and old[-1 - suffix] == text[-1 - suffix]:
+            suffix += 1
+        return Change(self.position_of(prefix), self.position_of(len(old) - suffix), text[prefix : len(text) - suffix])
+
+    def position_of(self, offset: int) -> Position:
+        """The position of a code point offset (O(lines); for rare uses)."""
+        for line, text in enumerate(self.lines):
+            if offset <= len(_without_break(text)) or line == len(self.lines) - 1:
+                return Position(line, min(offset, len(text)))
+            offset -= len(text)
+        return self.end()
+
+    def same_result(self, a: Change, b: Change) -> bool:
+        """Would applying `a` or `b` give the same document?"""
+        if len(a.text) - self._span(a) != len(b.text) - self._span(b):
+            return False
+        if a == b:
+            return True
+        first = max(min(a.start.line, b.start.line) - 1, 0)
+        stop = min(max(a.end.line, b.end.line) + 2, len(self.lines))
+        old = self.lines[first:stop]
+        window = "".join(old)
+
+        def result(change: Change) -> str:
+            start = self._offset_in(old, change.start.line - first, change.start.character)
+            end = self._offset_in(old, change.end.line - first, change.end.character)
+            return window[:start] + change.text + window[end:]
+
+        return result(a) == result(b)
+
+    def _span(self, change: Change) -> int:
+        """How many code points `change` removes."""
+        if change.start.line == change.end.line:
+            return change.end.character - change.start.character
+        middle = sum(len(x) for x in self.lines[change.start.line + 1 : change.end.line])
+        return len(self.lines[change.start.line]) - change.start.character + middle + change.end.character
+
+    @staticmethod
+    def _offset_in(lines: list[str], line: int, col: int) -> int:
+        return sum(len(x) for x in lines[:line]) + col

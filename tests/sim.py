@@ -1,0 +1,199 @@
+"""A simulated editor for the pure streaming core: no LSP, no network.
+
+The editor keeps each character with where it came from ("orig" for the
+text before the completion, "user" for what the user types meanwhile,
+"answer" for what the server writes), so a test can check that the answer
+arrived whole, in its place, and that nothing of the user's was lost.
+
+Client behaviours (`mode`):
+- "strict": refuses a versioned edit whose version is not current (Helix).
+- "drop": drops a stale versioned edit but answers applied=true (Neovim).
+- "lax": applies every edit at its coordinates, stale or not (VS Code).
+`debounce=True` holds didChange back until `flush()` (Neovim's default);
+`diff_reports=True` reports changes as a minimal diff of the whole text
+(like Neovim's line diff), not as the edit that was made.
+
+One residual is raised as `StaleDeletionHitUserText` rather than asserted: a
+lax client applying a server *deletion* (the repair of a misplaced chunk)
+at stale coordinates, because the user typed again in that instant. No
+positional protocol can prevent it; the server keeps the window to one
+message hop (README, "Editing while it streams").
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from chatvim_ls.problems import Position
+from chatvim_ls.stream import AnswerWriter, Edit
+from chatvim_ls.textdoc import Change, TextDocument
+
+
+class StaleDeletionHitUserText(Exception):
+    pass
+
+
+@dataclass
+class SimEditor:
+    text: str
+    mode: str = "strict"
+    debounce: bool = False
+    diff_reports: bool = False
+    chars: list[tuple[str, str]] = field(init=False)
+    version: int = 1
+    held: list[tuple[Change, int]] = field(default_factory=list)  # debounced didChanges
+
+    def __post_init__(self) -> None:
+        self.chars = [(c, "orig") for c in self.text]
+
+    @property
+    def current(self) -> str:
+        return "".join(c for c, _ in self.chars)
+
+    # -- coordinates (code points) -------------------------------------------
+
+    def index_of(self, pos: Position) -> int:
+        doc = TextDocument("sim", self.current, encoding="utf-32")
+        lines = doc.lines
+        if pos.line >= len(lines):
+            return len(self.chars)  # past the last line: the end, as editors clamp
+        return sum(len(x) for x in lines[: pos.line]) + min(pos.character, len(lines[pos.line].rstrip("\r\n")))
+
+    def position_of(self, index: int) -> Position:
+        return TextDocument("sim", self.current, encoding="utf-32").position_of(index)
+
+    # -- changes ---------------------------------------------------------------
+
+    def _replace(self, start: int, end: int, text: str, tag: str, channel: deque) -> None:
+        before = self.current
+        report = Change(self.position_of(start), self.position_of(end), text)
+        self.chars[start:end] = [(c, tag) for c in text]
+        self.version += 1
+        if self.diff_reports:
+            report = TextDocument("sim", before, encoding="utf-32").minimal_change(self.current)
+            if tag == "user":  # equal characters cannot be told apart: tag what was reported
+                self.chars[start : start + len(text)] = []
+                self.chars[start:start] = [(c, "orig") for c in before[start:end]]
+                at, until = self.index_of(report.start), self.index_of(report.end)
+                self.chars[at:until] = [(c, tag) for c in report.text]
+        if self.debounce:
+            self.held.append((report, self.version))
+        else:
+            channel.append(("changes", [(report, self.version)]))
+
+    def flush(self, channel: deque) -> None:
+        """Send held changes as one didChange, as Neovim does after its debounce."""
+        if self.held:
+            channel.append(("changes", list(self.held)))
+        self.held.clear()
+
+    def user_insert(self, index: int, text: str, channel: deque) -> None:
+        self._replace(index, index, text, "user", channel)
+
+    def user_delete(self, start: int, length: int, channel: deque) -> None:
+        """Delete text that is not the server's (the test's rule)."""
+        end = start
+        while end < len(self.chars) and end - start < length and self.chars[end][1] != "answer":
+            end += 1
+        if end > start:
+            self._replace(start, end, "", "user", channel)
+
+    def receive_edit(self, edit: Edit, known_version: int, channel: deque) -> None:
+        """Apply a server edit as this client would, and answer it.
+        `known_version` is the version the server had heard of when it sent it."""
+        stale = edit.version is not None and edit.version != self.version
+        if stale and self.mode == "strict":
+            channel.append(("reply", False))
+            return
+        if stale and self.mode == "drop":
+            channel.append(("reply", True))
+            return
+        start, end = self.index_of(edit.change.start), self.index_of(edit.change.end)
+        deleted = self.chars[start:end]
+        if edit.change.start != edit.change.end and known_version != self.version and self.mode == "lax":
+            raise StaleDeletionHitUserText(deleted)  # a repair applied at stale coordinates
+        assert all(tag == "answer" for _, tag in deleted), f"the server deleted the user's text: {deleted}"
+        self._replace(start, end, edit.change.text, "answer", channel)
+        channel.append(("reply", True))
+
+
+@dataclass
+class Session:
+    """A server-side writer and a simulated editor, joined by two queues."""
+
+    editor: SimEditor
+    writer: AnswerWriter
+    to_client: deque = field(default_factory=deque)
+    to_server: deque = field(default_factory=deque)
+
+    @staticmethod
+    def start(text: str, *, mode: str = "strict", versioned: bool = True, debounce: bool = False,
+              diff_reports: bool = False, whole_lines: bool = False) -> Session:  # fmt: skip
+        from chatvim_ls.settings import Settings
+
+        editor = SimEditor(text, mode=mode, debounce=debounce, diff_reports=diff_reports)
+        doc = TextDocument("sim", text, version=editor.version, encoding="utf-32")
+        writer = AnswerWriter(doc, Settings().delimiters, whole_lines=whole_lines, versioned=versioned)
+        return Session(editor, writer)
+
+    def server_sends(self) -> None:
+        edit = self.writer.next_edit()
+        if edit is not None:
+            self.to_client.append((edit, self.writer.doc.version))
+
+    def client_step(self) -> bool:
+        if not self.to_client:
+            return False
+        edit, known_version = self.to_client.popleft()
+        self.editor.receive_edit(edit, known_version, self.to_server)
+        return True
+
+    def server_step(self) -> bool:
+        if not self.to_server:
+            return False
+        kind, payload = self.to_server.popleft()
+        if kind == "changes":
+            for change, version in payload:
+                self.writer.apply_change(change)
+                self.writer.doc.version = version
+        else:
+            self.writer.on_reply(payload)
+        self.server_sends()
+        return True
+
+    def settle(self, limit: int = 10_000) -> None:
+        """Run until nothing moves (flushing held didChanges)."""
+        for _ in range(limit):
+            self.server_sends()
+            moved = self.client_step() or self.server_step()
+            if not moved and self.editor.held:
+                self.editor.flush(self.to_server)
+                moved = True
+            if not moved and self.writer.waiting_for_change:
+                self.writer.retry_now()
+                moved = True
+            if not moved and self.writer.awaiting_echo:
+                self.writer.give_up_waiting()  # the server's timer: no echo came
+                moved = True
+            if not moved:
+                return
+        raise AssertionError("the session did not settle")
+
+    # -- checks ----------------------------------------------------------------
+
+    def answer_text(self) -> str:
+        return "".join(c for c, tag in self.editor.chars if tag == "answer")
+
+    def assert_whole(self, expected_answer: str) -> None:
+        """The answer is exactly `expected_answer` (nothing lost, nothing
+        doubled), all of it after the original text, and the server's copy of
+        the document equals the editor's. (Where user text typed at the
+        answer's end goes is checked by its own test.)"""
+        chars = self.editor.chars
+        assert self.answer_text() == expected_answer, (self.answer_text(), expected_answer)
+        answer_at = [i for i, (_, tag) in enumerate(chars) if tag == "answer"]
+        if not answer_at:
+            return
+        assert all(tag != "orig" for _, tag in chars[answer_at[0] :]), "original text after the start of the answer"
+        assert self.writer.doc.text == self.editor.current, "the server's copy differs from the editor's"

@@ -1,0 +1,252 @@
+"""The pure streaming core against a simulated editor (tests/sim.py)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from chatvim_ls.problems import Position
+from chatvim_ls.render import answer_closing
+from chatvim_ls.settings import Settings
+from chatvim_ls.textdoc import Change, TextDocument
+
+from .sim import Session, StaleDeletionHitUserText
+
+DELIMITERS = Settings().delimiters
+QUESTION = '+++\nmodel = "gpt-4.1"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
+OPENING = "\n# === ASSISTANT ===\n\n"
+MODES = [
+    ("strict", True),
+    ("drop", True),
+    ("lax", True),
+    ("lax", False),
+]
+
+
+def expected_answer(tokens: str, opening: str = OPENING) -> str:
+    return opening + tokens + answer_closing(opening + tokens, DELIMITERS)
+
+
+def test_a_quiet_stream_writes_exactly_the_spec() -> None:
+    session = Session.start(QUESTION)
+    for token in ["2", ".", " Done", "\n"]:
+        session.writer.add(token)
+        session.settle()
+    session.writer.finish()
+    session.settle()
+    assert session.editor.current == QUESTION + "\n# === ASSISTANT ===\n\n2. Done\n\n# === USER ===\n\n"
+    assert session.writer.done
+
+
+def test_text_is_coalesced_while_an_edit_is_in_flight() -> None:
+    session = Session.start(QUESTION)
+    session.writer.add("a")
+    session.server_sends()
+    for token in "bcdef":
+        session.writer.add(token)
+        session.server_sends()
+    assert len(session.to_client) == 1
+    session.settle()
+    assert session.writer.edits_sent == 2
+    assert session.answer_text() == OPENING + "abcdef"
+
+
+def test_nothing_is_written_without_text() -> None:
+    session = Session.start(QUESTION)
+    session.writer.finish()
+    session.settle()
+    assert session.editor.current == QUESTION and session.writer.done and session.writer.edits_sent == 0
+
+
+def test_whole_lines_mode_holds_partial_lines() -> None:
+    session = Session.start(QUESTION, whole_lines=True)
+    session.writer.add("first li")
+    session.settle()
+    assert session.answer_text() == OPENING
+    session.writer.add("ne\nsecond")
+    session.settle()
+    assert session.answer_text() == OPENING + "first line\n"
+    session.writer.finish()
+    session.settle()
+    assert session.answer_text() == expected_answer("first line\nsecond")
+
+
+@pytest.mark.parametrize(("mode", "versioned"), MODES)
+@pytest.mark.parametrize("debounce", [False, True])
+def test_typing_above_while_an_edit_is_on_its_way(mode: str, versioned: bool, debounce: bool) -> None:
+    session = Session.start(QUESTION, mode=mode, versioned=versioned, debounce=debounce)
+    session.writer.add("Two")
+    session.server_sends()
+    session.editor.user_insert(0, "note to self\n", session.to_server)  # lands before the edit
+    session.settle()
+    session.writer.add(" and more")
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("Two and more"))
+    assert session.editor.current.startswith("note to self\n+++")
+
+
+@pytest.mark.parametrize(("mode", "versioned"), MODES)
+def test_typing_at_the_end_stays_after_the_answer(mode: str, versioned: bool) -> None:
+    session = Session.start(QUESTION, mode=mode, versioned=versioned)
+    session.writer.add("Two")
+    session.settle()
+    session.editor.user_insert(len(session.editor.chars), "next question", session.to_server)
+    session.writer.add(" more")
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("Two more"))
+    assert session.editor.current.endswith("# === USER ===\n\nnext question")
+
+
+def test_neovim_style_diff_reports_of_repeated_text() -> None:
+    """Neovim reports an insertion into a run of equal characters at the end
+    of the run; the echo must still be recognised."""
+    session = Session.start("q\n", diff_reports=True)
+    for token in ["\n", "\n", "ab", "ab", "\n\n"]:
+        session.writer.add(token)
+        session.settle()
+    session.editor.user_insert(len(session.editor.chars), "\n\nab", session.to_server)
+    session.writer.add("ab")
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("\n\nabab\n\nab"))
+
+
+def test_split_repair_never_deletes_text_typed_inside_a_misplaced_copy() -> None:
+    session = Session.start(QUESTION, mode="lax", debounce=True)
+    session.writer.add("misplaced")
+    session.server_sends()
+    session.editor.user_insert(0, "x\n", session.to_server)
+    session.client_step()  # applied at the stale place
+    stale_at = session.editor.current.index("misplaced")
+    session.editor.user_insert(stale_at + 3, "USER", session.to_server)
+    session.editor.flush(session.to_server)  # one didChange: typing, stale copy, typing
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("misplaced"))
+    assert "USER" in session.editor.current
+
+
+# -- randomized: random edits at random moments ---------------------------------------
+
+TOKENS = st.text(st.sampled_from("ab \n`#é🙂\u2028"), min_size=1, max_size=4)
+USER_TEXT = st.text(st.sampled_from("xy\n "), min_size=1, max_size=3)
+actions = st.lists(
+    st.one_of(
+        st.tuples(st.just("token"), TOKENS),
+        st.tuples(st.just("insert"), st.floats(0, 1), USER_TEXT),
+        st.tuples(st.just("delete"), st.floats(0, 1), st.integers(1, 4)),
+        st.tuples(st.just("client")),
+        st.tuples(st.just("server")),
+        st.tuples(st.just("flush")),
+    ),
+    max_size=60,
+)
+
+
+def random_user_edits_during_a_stream(
+    steps: list[tuple], mode_versioned: tuple[str, bool], debounce: bool, diff_reports: bool, whole_lines: bool
+) -> None:
+    mode, versioned = mode_versioned
+    session = Session.start(QUESTION, mode=mode, versioned=versioned, debounce=debounce,
+                            diff_reports=diff_reports, whole_lines=whole_lines)  # fmt: skip
+    try:
+        run_steps(session, steps)
+    except StaleDeletionHitUserText:
+        assume(False)  # the documented residual of lax clients (tests/sim.py)
+
+
+random_streams = given(actions, st.sampled_from(MODES), st.booleans(), st.booleans(), st.booleans())
+test_random_user_edits_during_a_stream = settings(max_examples=300, deadline=None)(
+    random_streams(random_user_edits_during_a_stream)
+)
+test_random_user_edits_during_a_stream_long = pytest.mark.slow(
+    settings(max_examples=20_000, deadline=None)(random_streams(random_user_edits_during_a_stream))
+)
+
+
+def run_steps(session: Session, steps: list[tuple]) -> None:
+    tokens = ""
+    for step in steps:
+        kind = step[0]
+        if kind == "token":
+            tokens += step[1]
+            session.writer.add(step[1])
+            session.server_sends()
+        elif kind == "insert":
+            index = int(step[1] * len(session.editor.chars))
+            session.editor.user_insert(index, step[2], session.to_server)
+        elif kind == "delete":
+            index = int(step[1] * len(session.editor.chars))
+            session.editor.user_delete(index, step[2], session.to_server)
+        elif kind == "client":
+            session.client_step()
+        elif kind == "server":
+            session.server_step()
+        else:
+            session.editor.flush(session.to_server)
+    session.writer.finish()
+    session.settle()
+    assert session.writer.done
+    answer = session.answer_text()
+    if not tokens:
+        assert answer == ""
+        return
+    openings = ["\n\n# === ASSISTANT ===\n\n", OPENING, "# === ASSISTANT ===\n\n"]
+    assert any(answer == expected_answer(tokens, opening) for opening in openings), answer
+    session.assert_whole(answer)
+
+
+# -- the document model ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("encoding", "column"),
+    [("utf-8", 1 + 4 + 3 + 2), ("utf-16", 1 + 2 + 1 + 1), ("utf-32", 1 + 1 + 1 + 1)],
+)
+def test_positions_in_every_encoding(encoding: str, column: int) -> None:
+    doc = TextDocument("u", "a🙂中é|x\n", encoding=encoding)
+    assert doc.to_client(Position(0, 4)) == (0, column)
+    assert doc.from_client(0, column) == Position(0, 4)
+
+
+def test_line_breaks_are_lsp_line_breaks() -> None:
+    doc = TextDocument("u", "a\u2028b\rc\r\nd")
+    assert doc.lines == ["a\u2028b\r", "c\r\n", "d"]
+    doc.apply(Change.insert(Position(0, 1), "\u2029\x0c"))
+    assert doc.lines[0] == "a\u2029\x0c\u2028b\r"
+
+
+def test_carriage_return_and_newline_join() -> None:
+    doc = TextDocument("u", "a\rb")
+    doc.apply(Change.insert(Position(1, 0), "\n"))
+    assert doc.lines == ["a\r\n", "b"]
+    assert doc.text == "a\r\nb"
+
+
+def test_full_text_change_becomes_minimal() -> None:
+    doc = TextDocument("u", "one\ntwo\nthree")
+    change = doc.minimal_change("one\ntwo and a half\nthree")
+    assert change == Change(Position(1, 3), Position(1, 3), " and a half")
+
+
+@given(
+    st.text(st.sampled_from("ab\n\r🙂")),
+    st.integers(0, 30),
+    st.integers(0, 5),
+    st.text(st.sampled_from("ab\n\r🙂"), max_size=5),
+)
+def test_apply_matches_string_splicing(text: str, start: int, length: int, insert: str) -> None:
+    doc = TextDocument("u", text)
+    start = min(start, len(text))
+    end = min(start + length, len(text))
+    if text[start - 1 : start + 1] == "\r\n" and start > 0:
+        start -= 1  # never between \r and \n
+    if text[end - 1 : end + 1] == "\r\n" and end > 0:
+        end += 1
+    change = Change(doc.position_of(start), doc.position_of(end), insert)
+    doc.apply(change)
+    assert doc.text == text[:start] + insert + text[end:]
+    assert doc.lines == TextDocument("u", doc.text).lines
