@@ -1,14 +1,17 @@
 """The `chatvim-ls` command line.
 
+`chatvim-ls` with no command serves LSP over stdio (or `--tcp`).
 `chatvim-ls complete --dry-run FILE` prints the request a chat would send as
 one JSON object, with no network and no key. Every failure is one line on
-stderr and a non-zero exit, never a traceback.
+stderr and a non-zero exit, never a traceback. Nothing but the protocol is
+ever written to stdout while serving.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -26,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
         description="Chat with an LLM inside a markdown file.",
     )
     parser.add_argument("--version", action="version", version=f"chatvim-ls {__version__}")
+    parser.add_argument("--tcp", action="store_true", help="serve over TCP instead of stdio")
+    parser.add_argument("--host", default="127.0.0.1", help="TCP host (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=2087, help="TCP port (default 2087)")
+    parser.add_argument("--log-file", type=Path, help="write logs here instead of stderr")
+    parser.add_argument(
+        "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING"
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     complete = commands.add_parser("complete", help="show the request a chat file would send")
     complete.add_argument("--dry-run", action="store_true", help="print the request as JSON; send nothing")
@@ -37,8 +47,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "complete":
         return _complete(args.file, dry_run=args.dry_run)
-    _parser().print_help(sys.stderr)
-    return 2
+    return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .secrets import RedactingFilter
+
+    try:
+        handler: logging.Handler = logging.FileHandler(args.log_file) if args.log_file else logging.StreamHandler()
+    except OSError as exc:
+        return _fail(f"chatvim-ls: cannot write the log file {args.log_file}: {exc.strerror or exc}")
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
+    # pygls logs every message body at INFO: keep it quiet unless asked.
+    logging.getLogger("pygls").setLevel(max(logging.getLevelName(args.log_level), logging.WARNING)
+                                        if args.log_level != "DEBUG" else logging.DEBUG)  # fmt: skip
+
+    from .server import create_server
+
+    server = create_server()
+    if args.tcp:
+        server.start_tcp(args.host, args.port)
+    else:
+        server.start_io()
+    return 0
 
 
 def _complete(path: Path, *, dry_run: bool) -> int:

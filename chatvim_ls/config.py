@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from .document import Message, parse_chat
+from .providers import ProviderConfigError, check_provider_tables
 from .settings import Settings
+
+#: Keys of the global config and editor settings that a document cannot set.
+SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries")
 
 
 class ConfigError(Exception):
@@ -27,12 +31,58 @@ class NotText(Exception):
 
 
 @dataclass(frozen=True)
+class ServerOptions:
+    """How the server talks to providers and writes answers (never from a document)."""
+
+    providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    flush: str | None = None  # "token" (default) or "line": write whole lines only
+    first_byte_timeout: float | None = None
+    chunk_timeout: float | None = None
+    max_retries: int | None = None
+
+    @staticmethod
+    def from_mapping(data: Mapping[str, Any], where: str) -> ServerOptions:
+        """Read options from config.md or editor settings; ConfigError if wrong."""
+        try:
+            providers = check_provider_tables(data.get("providers", {}), where)
+        except ProviderConfigError as exc:
+            raise ConfigError(str(exc)) from None
+        flush = data.get("flush")
+        if flush not in (None, "token", "line"):
+            raise ConfigError(f'{where}: `flush` must be "token" or "line"')
+        timeouts = {}
+        for key in ("first_byte_timeout", "chunk_timeout"):
+            value = data.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
+                raise ConfigError(f"{where}: `{key}` must be a number of seconds above 0")
+            timeouts[key] = float(value) if value is not None else None
+        retries = data.get("max_retries")
+        if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
+            raise ConfigError(f"{where}: `max_retries` must be a whole number, 0 or more")
+        return ServerOptions(providers, flush, timeouts["first_byte_timeout"], timeouts["chunk_timeout"], retries)
+
+    def over(self, base: ServerOptions) -> ServerOptions:
+        """These options, with `base` filling what is not set here."""
+        return ServerOptions(
+            providers={**base.providers, **self.providers},
+            flush=self.flush or base.flush,
+            first_byte_timeout=self.first_byte_timeout or base.first_byte_timeout,
+            chunk_timeout=self.chunk_timeout or base.chunk_timeout,
+            max_retries=self.max_retries if self.max_retries is not None else base.max_retries,
+        )
+
+
+@dataclass(frozen=True)
 class GlobalConfig:
     path: Path | None = None
     settings: Settings = field(default_factory=Settings)
-    providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    options: ServerOptions = field(default_factory=ServerOptions)
     preamble: list[Message] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def providers(self) -> Mapping[str, Mapping[str, Any]]:
+        return self.options.providers
 
 
 def config_path(env: Mapping[str, str]) -> Path:
@@ -55,15 +105,13 @@ def load_global_config(env: Mapping[str, str] = os.environ) -> GlobalConfig:
 
 
 def parse_global_config(text: str, path: Path) -> GlobalConfig:
-    chat = parse_chat(text, extra_keys=("providers",), forbidden=())
+    chat = parse_chat(text, extra_keys=SERVER_KEYS, forbidden=())
     if chat.errors:
         first = chat.errors[0]
         raise ConfigError(first.one_line(str(path)))
-    providers = chat.extra.get("providers", {})
-    if not isinstance(providers, Mapping) or not all(isinstance(t, Mapping) for t in providers.values()):
-        raise ConfigError(f"{path}: `providers` must hold one table per provider, like [providers.NAME]")
+    options = ServerOptions.from_mapping(chat.extra, str(path))
     warnings = [p.one_line(str(path)) for p in chat.problems]
-    return GlobalConfig(path, chat.settings, providers, chat.messages, warnings)
+    return GlobalConfig(path, chat.settings, options, chat.messages, warnings)
 
 
 def read_text(path: Path) -> str:

@@ -100,6 +100,7 @@ class FakeProvider:
         self.requests: list[Request] = []
         self.request_seen = asyncio.Event()
         self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
         self.port = 0
 
     @property
@@ -113,7 +114,8 @@ class FakeProvider:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
-            self._server.close_clients()
+            for connection in list(self._connections):
+                connection.transport.abort()
             await self._server.wait_closed()
 
     async def wait_for_request(self, count: int = 1, timeout: float = 10.0) -> Request:
@@ -127,6 +129,7 @@ class FakeProvider:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         request: Request | None = None
+        self._connections.add(writer)
         try:
             request = await self._read_request(reader)
             if request is None:
@@ -141,6 +144,7 @@ class FakeProvider:
             if request is not None:
                 request.closed_at = time.monotonic()
                 request.closed.set()
+            self._connections.discard(writer)
             writer.close()
 
     async def _read_request(self, reader: asyncio.StreamReader) -> Request | None:

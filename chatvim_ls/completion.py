@@ -1,0 +1,222 @@
+"""One completion in one document: provider text in, edits and progress out.
+
+`Completion.run()` reads the provider's events and drives an `AnswerWriter`,
+sending each edit through an `Editor` (the server's LSP edge) as soon as the
+previous one is confirmed. It ends the same way on every path (done,
+stopped, failed, document closed, server shutdown): the provider connection
+is closed by cancelling the reader, progress ends at once, and the closing
+`# === USER ===` block is written unless the document is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from enum import Enum
+from typing import Protocol
+
+from .llm import Event, Finish, ProviderError, Reasoning, Text, Usage
+from .providers import MissingKey
+from .stream import AnswerWriter, Edit
+from .textdoc import TextDocument
+
+log = logging.getLogger(__name__)
+
+REPORT_EVERY = 0.25  # seconds between progress reports
+REFUSALS_BEFORE_GIVING_UP = 20
+RETRY_AFTER_REFUSAL = 1.0  # seconds to wait for a didChange after a refused edit
+ECHO_WAIT = 3.0  # seconds to wait for the didChange of an applied edit
+DOUBT_WAIT = 0.5  # the same, for an edit that may have been dropped
+
+
+class Editor(Protocol):
+    """What a completion needs from the editor (the server implements it)."""
+
+    async def apply(self, doc: TextDocument, edit: Edit) -> bool: ...
+    async def progress_begin(self, message: str) -> None: ...
+    def progress_report(self, message: str) -> None: ...
+    def progress_end(self, message: str) -> None: ...
+    def show(self, message: str, *, error: bool) -> None: ...
+
+
+class Outcome(Enum):
+    DONE = "done"
+    STOPPED = "stopped"
+    FAILED = "failed"
+    CLOSED = "document closed"
+    SHUTDOWN = "server shutting down"
+
+
+class Completion:
+    def __init__(self, writer: AnswerWriter, editor: Editor, events: Callable[[], AsyncIterator[Event]],
+                 *, model: str, provider: str) -> None:  # fmt: skip
+        self.writer = writer
+        self.editor = editor
+        self.events = events
+        self.model = model
+        self.provider = provider
+        self.outcome: Outcome | None = None
+        self.error: str | None = None
+        self.tokens = 0
+        self.usage: Usage | None = None
+        self.finish_reason: str | None = None
+        self.finished_cleanly = False
+        self._wake = asyncio.Event()
+        self._reader: asyncio.Task[None] | None = None
+        self._started = time.monotonic()
+        self._last_report = 0.0
+
+    # -- control from the server -----------------------------------------------
+
+    def stop(self, outcome: Outcome = Outcome.STOPPED) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+        if self._reader is not None:
+            self._reader.cancel()
+        self._wake.set()
+
+    def document_changed(self) -> None:
+        self._wake.set()
+
+    # -- the run -----------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self.editor.progress_begin(self.model)
+        self._started = time.monotonic()
+        self._reader = asyncio.create_task(self._read())
+        if self.outcome is not None:  # stopped while progress was being set up
+            self._reader.cancel()
+        writing = asyncio.create_task(self._write())
+        await asyncio.wait({self._reader, writing}, return_when=asyncio.FIRST_COMPLETED)
+        if not self._reader.done():  # the writer failed first
+            self.stop(Outcome.FAILED)
+            await asyncio.wait({self._reader})
+        self._settle_outcome()
+        self.editor.progress_end(self._summary())
+        self._tell_user()
+        if self.outcome in (Outcome.CLOSED, Outcome.SHUTDOWN) or writing.done():
+            writing.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await writing
+            return
+        self.writer.finish()
+        self._wake.set()
+        try:
+            await writing
+        except EditorRefused as exc:
+            self.editor.show(str(exc), error=True)
+
+    async def _read(self) -> None:
+        try:
+            async for event in self.events():
+                self._on_event(event)
+            self.finished_cleanly = True
+        except (ProviderError, MissingKey) as exc:
+            self.error = str(exc)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # a bug or an unforeseen library error: say so, keep serving
+            log.exception("completion failed")
+            self.error = f"chatvim-ls failed: {type(exc).__name__}: {exc}"
+
+    def _on_event(self, event: Event) -> None:
+        if isinstance(event, Text):
+            self.tokens += 1
+            self.writer.add(event.text)
+            self._wake.set()
+            self._maybe_report(f"{self.tokens} tokens · {self._rate():.0f}/s")
+        elif isinstance(event, Reasoning):
+            self._maybe_report("thinking…")
+        elif isinstance(event, Usage):
+            self.usage = event
+        elif isinstance(event, Finish):
+            self.finish_reason = event.reason
+
+    async def _write(self) -> None:
+        writer = self.writer
+        while True:
+            edit = writer.next_edit()
+            if edit is not None:
+                try:
+                    applied = await self.editor.apply(writer.doc, edit)
+                except Exception:
+                    log.warning("workspace/applyEdit failed", exc_info=True)
+                    applied = False
+                writer.on_reply(applied)
+                if writer.refusals_in_a_row >= REFUSALS_BEFORE_GIVING_UP:
+                    raise EditorRefused("the editor refused every edit of the answer; is the document still open?")
+                continue
+            if writer.done:
+                return
+            await self._wait_for_news()
+
+    async def _wait_for_news(self) -> None:
+        writer = self.writer
+        timeout: float | None = None
+        if writer.waiting_for_change:
+            timeout = RETRY_AFTER_REFUSAL
+        elif writer.awaiting_echo:
+            timeout = DOUBT_WAIT if writer.in_doubt else ECHO_WAIT
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout)
+        except asyncio.TimeoutError:
+            if writer.waiting_for_change:
+                writer.retry_now()
+            elif writer.awaiting_echo:
+                log.info("no didChange for an applied edit; writing its text again")
+                writer.give_up_waiting()
+        self._wake.clear()
+
+    # -- reporting -----------------------------------------------------------------
+
+    def _rate(self) -> float:
+        elapsed = time.monotonic() - self._started
+        return self.tokens / elapsed if elapsed > 0 else 0.0
+
+    def _maybe_report(self, message: str) -> None:
+        now = time.monotonic()
+        if now - self._last_report >= REPORT_EVERY:
+            self._last_report = now
+            self.editor.progress_report(message)
+
+    def _settle_outcome(self) -> None:
+        if self.outcome is not None:
+            return
+        if self.error is not None:
+            self.outcome = Outcome.FAILED
+        elif not self.finished_cleanly:
+            self.outcome = Outcome.FAILED
+            self.error = "the completion ended unexpectedly"
+        else:
+            self.outcome = Outcome.DONE
+
+    def _summary(self) -> str:
+        if self.outcome is Outcome.FAILED:
+            return self.error or "failed"
+        if self.outcome is not Outcome.DONE:
+            return self.outcome.value if self.outcome else "ended"
+        tokens = self.usage.completion_tokens if self.usage and self.usage.completion_tokens else self.tokens
+        summary = f"{tokens} tokens · {time.monotonic() - self._started:.1f} s"
+        if self.finish_reason is None:
+            summary += " · cut off"
+        elif self.finish_reason == "length":
+            summary += " · hit max_tokens"
+        return summary
+
+    def _tell_user(self) -> None:
+        if self.outcome is Outcome.FAILED and self.error:
+            self.editor.show(self.error, error=True)
+        elif self.outcome is Outcome.DONE and self.tokens == 0:
+            self.editor.show(f"{self.provider} returned an empty answer for model {self.model!r}", error=False)
+        elif self.outcome is Outcome.DONE and self.finish_reason is None:
+            self.editor.show(f"the answer from {self.provider} was cut off: the stream ended without finishing; "
+                             "the text so far is kept", error=True)  # fmt: skip
+        elif self.outcome is Outcome.DONE and self.finish_reason == "content_filter":
+            self.editor.show(f"{self.provider} stopped the answer with its content filter", error=False)
+
+
+class EditorRefused(Exception):
+    """The editor kept refusing the answer's edits."""

@@ -1,0 +1,355 @@
+"""The language server: wires LSP messages to the chat core.
+
+- Documents: the server keeps its own copy of each open document
+  (`textdoc.TextDocument`), edited in place on didChange; pygls' own
+  workspace copy is bypassed (it re-joins the whole text on every change).
+- `chatvim.complete [uri]` checks the chat, answers at once, then streams
+  the answer in the background (`completion.Completion`).
+- `chatvim.stop [uri]` (or `[]` for all), `window/workDoneProgress/cancel`
+  and `$/cancelRequest` of a complete request stop a stream.
+- Configuration: `initializationOptions`, the `chatvim` section of
+  `workspace/configuration`, and the global config.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from . import __version__
+from .completion import Completion, Outcome
+from .config import ConfigError, GlobalConfig, ServerOptions, load_global_config
+from .document import parse_chat
+from .llm import Event, Timeouts, stream_answer
+from .providers import ChoiceError, MissingKey, api_key, forget_keys, provider_named
+from .request import ChatRequest, RequestError, build_request
+from .secrets import redact, remember_secret
+from .stream import AnswerWriter, Edit
+from .textdoc import Change, TextDocument
+
+log = logging.getLogger(__name__)
+
+COMPLETE = "chatvim.complete"
+STOP = "chatvim.stop"
+MARKDOWN_IDS = ("markdown", "md", "chatvim")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".chat")
+
+
+class ChatvimProtocol(LanguageServerProtocol):
+    """pygls' protocol with our own document sync and a `$/cancelRequest` hook."""
+
+    _server: ChatvimServer
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
+        self._server.open_document(params.text_document)
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: lsp.DidChangeTextDocumentParams) -> None:
+        self._server.change_document(params)
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(self, params: lsp.DidCloseTextDocumentParams) -> None:
+        self._server.close_document(params.text_document.uri)
+
+    def _handle_cancel_notification(self, msg_id: Any) -> None:
+        super()._handle_cancel_notification(msg_id)
+        self._server.cancel_request(msg_id)
+
+
+class ChatvimServer(LanguageServer):
+    def __init__(self) -> None:
+        super().__init__("chatvim-ls", __version__, protocol_cls=ChatvimProtocol)
+        self.documents: dict[str, TextDocument] = {}
+        self.completions: dict[str, Completion] = {}
+        self.requests: dict[Any, str] = {}  # complete request id -> uri
+        self.progress_cancels: dict[str, str] = {}  # progress token -> uri
+        self.init_options = ServerOptions()
+        self.workspace_options = ServerOptions()
+        self.position_encoding = "utf-16"
+
+    # -- documents -------------------------------------------------------------
+
+    def open_document(self, item: lsp.TextDocumentItem) -> None:
+        self.documents[item.uri] = TextDocument(
+            item.uri, item.text, item.version, encoding=self.position_encoding, language_id=item.language_id
+        )
+
+    def change_document(self, params: lsp.DidChangeTextDocumentParams) -> None:
+        doc = self.documents.get(params.text_document.uri)
+        if doc is None:
+            return
+        completion = self.completions.get(doc.uri)
+        for event in params.content_changes:
+            change = _change_from(doc, event)
+            if completion is not None:
+                completion.writer.apply_change(change)
+            else:
+                doc.apply(change)
+        doc.version = params.text_document.version
+        if completion is not None:
+            completion.document_changed()
+
+    def close_document(self, uri: str) -> None:
+        completion = self.completions.get(uri)
+        if completion is not None:
+            completion.stop(Outcome.CLOSED)
+        self.documents.pop(uri, None)
+
+    # -- completions -------------------------------------------------------------
+
+    async def start_completion(self, uri: str, request_id: Any) -> None:
+        doc = self.documents.get(uri)
+        if doc is None:
+            raise self.refuse(f"{uri} is not open in the editor; open it first")
+        if uri in self.completions:
+            raise self.refuse("an answer is already streaming into this chat; stop it first (chatvim.stop)")
+        try:
+            config = self.global_config()
+            chat = parse_chat(doc.text, config.settings)
+            request = build_request(chat, config, os.environ)
+            provider = provider_named(request.provider, config.providers, os.environ)
+            if provider.key_env and not provider.key_command and not os.environ.get(provider.key_env, "").strip():
+                raise MissingKey(f"{provider.key_env} is not set: export it in the environment your editor starts from")
+        except (ConfigError, RequestError, ChoiceError, MissingKey) as exc:
+            message = exc.one_line(_short_name(uri)) if isinstance(exc, RequestError) else str(exc)
+            raise self.refuse(message) from None
+        options = config.options
+        writer = AnswerWriter(
+            doc, chat.settings.over(config.settings).delimiters, whole_lines=options.flush == "line",
+            versioned=self.client_supports_versioned_edits(),
+        )  # fmt: skip
+        editor = LspEditor(self, uri)
+        completion = Completion(
+            writer, editor, lambda: self._events(request, provider, options), model=request.model,
+            provider=request.provider,
+        )  # fmt: skip
+        self.completions[uri] = completion
+        if request_id is not None:
+            self.requests[request_id] = uri
+        task = asyncio.create_task(completion.run())
+        task.add_done_callback(lambda _: self._forget(uri, completion, request_id))
+
+    async def _events(self, request: ChatRequest, provider: Any, options: ServerOptions) -> AsyncIterator[Event]:
+        key = await api_key(provider)
+        if key:
+            remember_secret(key)
+        timeouts = Timeouts(
+            first_byte=options.first_byte_timeout or Timeouts.first_byte,
+            between_chunks=options.chunk_timeout or Timeouts.between_chunks,
+        )
+        retries = options.max_retries if options.max_retries is not None else 2
+        async for event in stream_answer(request, provider, key, timeouts=timeouts, max_retries=retries):
+            yield event
+
+    def _forget(self, uri: str, completion: Completion, request_id: Any) -> None:
+        if self.completions.get(uri) is completion:
+            del self.completions[uri]
+        self.requests.pop(request_id, None)
+
+    def stop_completions(self, uri: str | None, outcome: Outcome = Outcome.STOPPED) -> int:
+        targets = [u for u in self.completions if uri is None or u == uri]
+        for target in targets:
+            self.completions[target].stop(outcome)
+        return len(targets)
+
+    def cancel_request(self, request_id: Any) -> None:
+        uri = self.requests.pop(request_id, None)
+        if uri is not None:
+            self.stop_completions(uri)
+
+    def refuse(self, message: str) -> JsonRpcInvalidRequest:
+        """Tell the user why, and give the error to raise as the answer."""
+        self.show(message, error=True)
+        return JsonRpcInvalidRequest(message=redact(message))
+
+    def show(self, message: str, *, error: bool) -> None:
+        kind = lsp.MessageType.Error if error else lsp.MessageType.Warning
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=f"chatvim: {redact(message)}"))
+
+    # -- configuration ------------------------------------------------------------
+
+    def global_config(self) -> GlobalConfig:
+        """config.md, with the editor's settings over it."""
+        config = load_global_config()
+        editor = self.workspace_options.over(self.init_options)
+        return replace(config, options=editor.over(config.options))
+
+    def read_editor_options(self, data: Any, where: str) -> ServerOptions:
+        forget_keys()
+        if not isinstance(data, dict):
+            return ServerOptions()
+        try:
+            return ServerOptions.from_mapping(data, where)
+        except ConfigError as exc:
+            self.show(str(exc), error=True)
+            return ServerOptions()
+
+    async def read_workspace_configuration(self) -> None:
+        workspace = self.client_capabilities.workspace
+        if not (workspace and workspace.configuration):
+            return
+        items = [lsp.ConfigurationItem(section="chatvim")]
+        try:
+            result = await asyncio.wait_for(self.workspace_configuration_async(lsp.ConfigurationParams(items)), 5)
+        except Exception:
+            log.warning("workspace/configuration failed", exc_info=True)
+            return
+        if result:
+            self.workspace_options = self.read_editor_options(result[0], "workspace configuration (chatvim)")
+
+    def client_supports_versioned_edits(self) -> bool:
+        workspace = self.client_capabilities.workspace
+        edit = workspace.workspace_edit if workspace else None
+        return bool(edit and edit.document_changes)
+
+    def client_supports_progress(self) -> bool:
+        window = self.client_capabilities.window
+        return bool(window and window.work_done_progress)
+
+
+class LspEditor:
+    """The `completion.Editor` of one document, over LSP."""
+
+    def __init__(self, server: ChatvimServer, uri: str) -> None:
+        self.server = server
+        self.uri = uri
+        self.token: str | None = None
+
+    async def apply(self, doc: TextDocument, edit: Edit) -> bool:
+        start = lsp.Position(*doc.to_client(edit.change.start))
+        end = lsp.Position(*doc.to_client(edit.change.end))
+        text_edit = lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text=edit.change.text)
+        if edit.version is not None:
+            identifier = lsp.OptionalVersionedTextDocumentIdentifier(uri=self.uri, version=edit.version)
+            workspace_edit = lsp.WorkspaceEdit(
+                document_changes=[lsp.TextDocumentEdit(text_document=identifier, edits=[text_edit])]
+            )
+        else:
+            workspace_edit = lsp.WorkspaceEdit(changes={self.uri: [text_edit]})
+        # No label: Neovim prints "Workspace edit <label>" for every edit.
+        result = await self.server.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit))
+        return bool(result and result.applied)
+
+    async def progress_begin(self, message: str) -> None:
+        if not self.server.client_supports_progress():
+            return
+        token = f"chatvim-{uuid.uuid4().hex}"
+        progress = self.server.work_done_progress
+        try:
+            await asyncio.wait_for(progress.create_async(token), 5)
+        except Exception:
+            log.warning("the editor did not accept a progress token", exc_info=True)
+            return
+        self.token = token
+        progress.tokens[token].add_done_callback(lambda _: self.server.stop_completions(self.uri))
+        progress.begin(token, lsp.WorkDoneProgressBegin(title="Chatvim", message=message, cancellable=True))
+
+    def progress_report(self, message: str) -> None:
+        if self.token is not None:
+            self.server.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(message=message))
+
+    def progress_end(self, message: str) -> None:
+        if self.token is None:
+            return
+        self.server.work_done_progress.end(self.token, lsp.WorkDoneProgressEnd(message=redact(message)))
+        future = self.server.work_done_progress.tokens.pop(self.token, None)
+        if future is not None and not future.done():
+            future.set_result(None)  # not a cancel: our done-callback then stops nothing running
+        self.token = None
+
+    def show(self, message: str, *, error: bool) -> None:
+        self.server.show(message, error=error)
+
+
+def _change_from(doc: TextDocument, event: lsp.TextDocumentContentChangeEvent) -> Change:
+    if isinstance(event, lsp.TextDocumentContentChangePartial):
+        start = doc.from_client(event.range.start.line, event.range.start.character)
+        end = doc.from_client(event.range.end.line, event.range.end.character)
+        return Change(start, max(start, end), event.text)
+    return doc.minimal_change(event.text)
+
+
+def _short_name(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1] or uri
+
+
+def _is_markdown(doc: TextDocument) -> bool:
+    return doc.language_id in MARKDOWN_IDS or doc.uri.lower().endswith(MARKDOWN_SUFFIXES)
+
+
+def _uri_argument(args: tuple[Any, ...], *, optional: bool) -> str | None:
+    if not args and optional:
+        return None
+    if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+        usage = "[uri] or []" if optional else "[uri]"
+        raise JsonRpcInvalidParams(message=f"expected the arguments {usage}, got {list(args)!r}"[:200])
+    return args[0]
+
+
+def create_server() -> ChatvimServer:
+    server = ChatvimServer()
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: ChatvimServer, params: lsp.InitializeParams) -> None:
+        ls.position_encoding = str(ls.protocol._workspace.position_encoding if ls.protocol._workspace else "utf-16")
+        if params.initialization_options:
+            ls.init_options = ls.read_editor_options(params.initialization_options, "initializationOptions")
+
+    @server.feature(lsp.INITIALIZED)
+    async def initialized(ls: ChatvimServer, params: lsp.InitializedParams) -> None:
+        # Load openai off the main thread now, so the first completion does not wait for it.
+        asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "openai")
+        await ls.read_workspace_configuration()
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: ChatvimServer, params: lsp.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and isinstance(settings.get("chatvim"), dict):
+            ls.workspace_options = ls.read_editor_options(settings["chatvim"], "settings (chatvim)")
+        else:
+            await ls.read_workspace_configuration()
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION)
+    def code_action(ls: ChatvimServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        doc = ls.documents.get(params.text_document.uri)
+        if doc is None or not _is_markdown(doc):
+            return []
+        uri = doc.uri
+        actions = [
+            lsp.CodeAction(
+                title="Chatvim: complete", command=lsp.Command("Chatvim: complete", COMPLETE, arguments=[uri])
+            )
+        ]
+        if uri in ls.completions:
+            actions.append(
+                lsp.CodeAction(title="Chatvim: stop", command=lsp.Command("Chatvim: stop", STOP, arguments=[uri]))
+            )
+        return actions
+
+    @server.command(COMPLETE)
+    async def complete(ls: ChatvimServer, *args: Any) -> None:
+        uri = _uri_argument(args, optional=False)
+        assert uri is not None
+        await ls.start_completion(uri, ls.protocol.msg_id)
+
+    @server.command(STOP)
+    def stop(ls: ChatvimServer, *args: Any) -> dict[str, int]:
+        return {"stopped": ls.stop_completions(_uri_argument(args, optional=True))}
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: ChatvimServer, *args: Any) -> None:
+        ls.stop_completions(None, Outcome.SHUTDOWN)
+
+    return server

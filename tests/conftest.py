@@ -1,0 +1,73 @@
+"""Shared fixtures: the fake provider, and an LSP client talking to a real
+chatvim-ls over stdio (with the editor presets of pytest-lsp)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_lsp
+from lsprotocol import types as lsp
+from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from .fake_provider import FakeProvider
+from .lsp_editor import EditorCopy
+
+FAKE_KEY = "sk-fake-secret-0123456789"
+KEY_VARIABLES = ("OPENAI_API_KEY", "XAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
+                 "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY", "OPENAI_BASE_URL")  # fmt: skip
+CONFIG_HOME = tempfile.mkdtemp(prefix="chatvim-test-config-")
+SERVER_ENV = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES} | {
+    "XDG_CONFIG_HOME": CONFIG_HOME,
+    "FAKE_API_KEY": FAKE_KEY,
+}
+CLIENTS = ["neovim@0.11", "visual-studio-code", "emacs"]
+
+
+@pytest.fixture
+def fake() -> FakeProvider:
+    """The fake provider; the `client` fixture starts and stops it in its loop."""
+    return FakeProvider()
+
+
+def init_options(fake: FakeProvider, **extra: object) -> dict[str, object]:
+    return {
+        "providers": {"fake": {"base_url": fake.base_url, "api_key_env": "FAKE_API_KEY"}},
+        "max_retries": 0,
+        **extra,
+    }
+
+
+@pytest_lsp.fixture(
+    config=ClientServerConfig(
+        server_command=[sys.executable, "-m", "chatvim_ls", "--log-level", "DEBUG"], server_env=SERVER_ENV
+    ),
+    params=CLIENTS,
+)
+async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fake: FakeProvider) -> AsyncIterator[None]:
+    await fake.start()
+    editors: dict[str, EditorCopy] = {}
+    lsp_client.editors = editors  # type: ignore[attr-defined]
+
+    @lsp_client.feature(lsp.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
+        uri = (
+            next(iter(params.edit.changes or {}))
+            if params.edit.changes
+            else params.edit.document_changes[0].text_document.uri
+        )  # type: ignore[union-attr, index]
+        return editors[uri].apply(params)
+
+    result = await lsp_client.initialize_session(
+        lsp.InitializeParams(
+            capabilities=client_capabilities(request.param),
+            initialization_options=init_options(fake, **getattr(request, "init_extra", {})),
+        )
+    )
+    lsp_client.position_encoding = result.capabilities.position_encoding  # type: ignore[attr-defined]
+    yield
+    await lsp_client.shutdown_session()
+    await fake.stop()

@@ -1,0 +1,255 @@
+"""chatvim-ls over real stdio JSON-RPC, against the fake provider."""
+
+from __future__ import annotations
+
+import ast
+import asyncio
+import json
+import time
+
+import pytest
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from .conftest import FAKE_KEY
+from .fake_provider import FIXTURES, FakeProvider, Scenario
+from .lsp_editor import EditorCopy
+
+QUESTION = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
+
+
+def fixture_text(name: str) -> str:
+    """The answer text a recorded stream carries."""
+    text = ""
+    for line in (FIXTURES / name).read_text().splitlines():
+        if line.startswith("data: {"):
+            for choice in json.loads(line[6:])["choices"]:
+                text += choice["delta"].get("content") or ""
+    return text
+
+
+def open_chat(client: LanguageClient, text: str = QUESTION, name: str = "chat.md", **options: object) -> EditorCopy:
+    editor = EditorCopy(client, f"file:///tmp/{name}", text, **options)  # type: ignore[arg-type]
+    client.editors[editor.uri] = editor  # type: ignore[attr-defined]
+    editor.open()
+    return editor
+
+
+async def complete(client: LanguageClient, editor: EditorCopy) -> object:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.complete", arguments=[editor.uri])
+    )
+
+
+def progress_of(client: LanguageClient) -> list[object]:
+    (token,) = client.progress_reports
+    return client.progress_reports[token]
+
+
+async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait for a condition that an event will make true (polls the client's state)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for a condition")
+        await asyncio.sleep(0.01)
+
+
+def ended(client: LanguageClient) -> bool:
+    return any(isinstance(v, lsp.WorkDoneProgressEnd) for r in client.progress_reports.values() for v in r)
+
+
+def closing_written(editor: EditorCopy) -> bool:
+    return editor.text.endswith("# === USER ===\n\n")
+
+
+async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.replay("openai_streaming.txt")
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    answer = fixture_text("openai_streaming.txt")
+    assert answer.startswith("Dynamic, Flexible.")
+    assert editor.text == QUESTION + "\n# === ASSISTANT ===\n\n" + answer + "\n\n# === USER ===\n\n"
+    assert all(e.label is None for e in editor.edits)
+    begin, *_, end = progress_of(client)
+    assert isinstance(begin, lsp.WorkDoneProgressBegin) and begin.title == "Chatvim" and begin.cancellable
+    assert isinstance(end, lsp.WorkDoneProgressEnd) and "tokens" in (end.message or "")
+    request = fake.requests[0]
+    assert request.body["messages"] == [{"role": "user", "content": "What is 1 + 1?"}]
+    assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"
+
+
+async def test_complete_answers_before_the_first_token(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text(["late"], first_delay=1.5)
+    editor = open_chat(client)
+    started = time.monotonic()
+    await complete(client, editor)
+    assert time.monotonic() - started < 1.0
+    assert editor.text == QUESTION
+    await wait_until(lambda: ended(client) and closing_written(editor))
+
+
+async def test_invalid_chat_is_refused_with_a_message(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, "+++\ntemperature = 9\n+++\nq\n")
+    with pytest.raises(Exception, match="temperature"):
+        await complete(client, editor)
+    assert any("temperature" in m.message for m in client.messages)
+    assert editor.edits == [] and not fake.requests
+
+
+async def test_nothing_to_send_is_refused(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, QUESTION + "\n# === ASSISTANT ===\n\nyes\n\n# === USER ===\n\n")
+    with pytest.raises(Exception, match="nothing to send"):
+        await complete(client, editor)
+    assert editor.edits == []
+
+
+async def test_stop_keeps_the_partial_answer_and_closes_the_connection(
+    client: LanguageClient, fake: FakeProvider
+) -> None:
+    fake.scenarios["m"] = Scenario.rate(1000, 100)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: "tok tok" in editor.text)
+    stopped_at = time.monotonic()
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.stop", arguments=[])
+    )
+    assert result == {"stopped": 1}
+    await wait_until(lambda: ended(client))
+    progress_ended = time.monotonic() - stopped_at
+    await asyncio.wait_for(fake.requests[0].closed.wait(), 2)
+    assert progress_of(client)[-1].message == "stopped"  # type: ignore[attr-defined]
+    await wait_until(lambda: closing_written(editor))
+    assert "tok tok" in editor.text and editor.text.count("tok") < 1000
+    assert progress_ended < 1.0  # generous here; bench/ measures the real figure
+
+
+async def test_second_complete_on_the_same_chat_is_an_error(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.rate(200, 100)
+    editor = open_chat(client)
+    await complete(client, editor)
+    with pytest.raises(Exception, match="already streaming"):
+        await complete(client, editor)
+    await wait_until(lambda: "tok" in editor.text)
+    await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.stop", arguments=[editor.uri])
+    )
+    await wait_until(lambda: ended(client) and closing_written(editor))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "fragment"),
+    [
+        (Scenario.error(401, "Incorrect API key provided"), "rejected the API key (401)"),
+        (Scenario.error(404, "The model `m` does not exist"), "model 'm' not found at fake (404)"),
+        (Scenario.error(429, "Rate limit reached"), "rate limiting you (429)"),
+        (Scenario.error(503, None), "server error (503)"),
+    ],
+    ids=["401", "404", "429", "503"],
+)
+async def test_provider_errors_are_one_clear_message(
+    client: LanguageClient, fake: FakeProvider, scenario: Scenario, fragment: str
+) -> None:
+    fake.scenarios["m"] = scenario
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and any(m.type == lsp.MessageType.Error for m in client.messages))
+    errors = [m.message for m in client.messages if m.type == lsp.MessageType.Error]
+    assert len(errors) == 1 and fragment in errors[0], errors
+    assert editor.text == QUESTION  # nothing was written: no answer began
+    fake.scenarios["m"] = Scenario.text(["fine"])
+    client.progress_reports.clear()
+    await complete(client, editor)  # the server goes on serving
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    assert "fine" in editor.text
+
+
+async def test_a_cut_stream_keeps_the_text_and_says_so(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text(["partial ", "answer"], cut_after=3)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    assert "partial answer\n\n# === USER ===\n\n" in editor.text
+    assert any(m.type == lsp.MessageType.Error for m in client.messages)
+
+
+async def test_reasoning_is_not_written_and_shows_thinking(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.replay("deepseek_streaming.txt", delay=0.01)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    reports = [getattr(v, "message", None) for v in progress_of(client)]
+    assert "thinking…" in reports
+    answer = editor.text[len(QUESTION) :]
+    assert "# === ASSISTANT ===" in answer and "I'm DeepSeek-R1" not in answer
+
+
+async def test_typing_above_while_streaming_loses_nothing(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text([f"w{i} " for i in range(60)], delay=0.005)
+    editor = open_chat(client)
+    await complete(client, editor)
+    for i in range(15):
+        await asyncio.sleep(0.01)
+        editor.type(0, f"note {i}\n")
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    notes = "".join(f"note {i}\n" for i in reversed(range(15)))
+    answer = "".join(f"w{i} " for i in range(60))
+    assert editor.text == notes + QUESTION + "\n# === ASSISTANT ===\n\n" + answer + "\n\n# === USER ===\n\n"
+
+
+async def test_utf8_utf16_utf32_emoji_and_line_separators(
+    client: LanguageClient, fake: FakeProvider, request: pytest.FixtureRequest
+) -> None:
+    if "visual-studio-code" in request.node.name:
+        request.applymarker(pytest.mark.xfail(strict=True, reason="open defect: versioned edit + emoji typed above "
+                                              "before the first edit never settles (issue 3 note)"))  # fmt: skip
+    pieces = ["🙂 ", "中文", "\u2028", "é\n", "👍🏽 end"]
+    fake.scenarios["m"] = Scenario.text(pieces, delay=0.002)
+    editor = open_chat(client, QUESTION.replace("What", "🙂 What"))
+    await complete(client, editor)
+    editor.type(0, "😀\n")
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    assert editor.text.endswith("\n# === ASSISTANT ===\n\n" + "".join(pieces) + "\n\n# === USER ===\n\n")
+
+
+async def test_the_key_never_reaches_the_editor(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.error(401, f"Incorrect API key provided: {FAKE_KEY}")
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and client.messages)
+    seen = [m.message for m in client.messages] + [m.message for m in client.log_messages]
+    seen += [str(v) for r in client.progress_reports.values() for v in r]
+    assert client.messages and all(FAKE_KEY not in text for text in seen)
+    assert FAKE_KEY not in editor.text
+
+
+async def test_code_actions(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client)
+    actions = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=editor.uri),
+            range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
+    )
+    assert actions is not None and [a.title for a in actions] == ["Chatvim: complete"]
+    action = actions[0]
+    if isinstance(action, lsp.Command) and action.command.startswith("{"):
+        # pytest-lsp's converter reads a CodeAction as a Command holding it as text
+        action = lsp.CodeAction(title=action.title, command=lsp.Command(**ast.literal_eval(action.command)))
+    assert isinstance(action, lsp.CodeAction) and isinstance(action.command, lsp.Command)
+    assert action.command.command == "chatvim.complete" and action.command.arguments == [editor.uri]
+
+
+async def test_two_chats_stream_at_once(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text(["one ", "two"], delay=0.02)
+    first = open_chat(client, name="a.md")
+    second = open_chat(client, QUESTION.replace("1 + 1", "2 + 2"), name="b.md")
+    await complete(client, first)
+    await complete(client, second)
+    await wait_until(lambda: closing_written(first) and closing_written(second))
+    assert len(client.progress_reports) == 2
+    for editor in (first, second):
+        assert editor.text.endswith("\n# === ASSISTANT ===\n\none two\n\n# === USER ===\n\n")
