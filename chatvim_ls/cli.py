@@ -60,9 +60,8 @@ def _serve(args: argparse.Namespace) -> int:
     handler.addFilter(RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
-    # pygls logs every message body at INFO: keep it quiet unless asked.
-    logging.getLogger("pygls").setLevel(max(logging.getLevelName(args.log_level), logging.WARNING)
-                                        if args.log_level != "DEBUG" else logging.DEBUG)  # fmt: skip
+    # pygls logs every message body at INFO: keep it at WARNING unless DEBUG is asked for.
+    logging.getLogger("pygls").setLevel(args.log_level if args.log_level in ("DEBUG", "ERROR") else "WARNING")
 
     from .server import create_server
 

@@ -11,7 +11,7 @@ import asyncio
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 KEY_COMMAND_TIMEOUT = 10.0  # seconds an api_key_cmd may take
@@ -195,8 +195,6 @@ def provider_named(name: str, configured: Mapping[str, Mapping[str, Any]], env: 
 
 
 def _replace(provider: Provider, **changes: Any) -> Provider:
-    from dataclasses import replace
-
     return replace(provider, **changes)
 
 
@@ -212,6 +210,11 @@ async def api_key(provider: Provider, env: Mapping[str, str] = os.environ) -> st
     timeout, cached) or from its environment variable; None if it needs none."""
     if provider.key_command:
         return await _key_from_command(provider)
+    return key_from_environment(provider, env)
+
+
+def key_from_environment(provider: Provider, env: Mapping[str, str]) -> str | None:
+    """The key from the provider's variable (None if it needs none), or MissingKey."""
     if provider.key_env is None:
         return None
     key = env.get(provider.key_env, "").strip()

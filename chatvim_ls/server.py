@@ -32,7 +32,7 @@ from .completion import Completion, Outcome
 from .config import ConfigError, GlobalConfig, ServerOptions, load_global_config
 from .document import parse_chat
 from .llm import Event, Timeouts, stream_answer
-from .providers import ChoiceError, MissingKey, api_key, forget_keys, provider_named
+from .providers import ChoiceError, MissingKey, api_key, forget_keys, key_from_environment, provider_named
 from .request import ChatRequest, RequestError, build_request
 from .secrets import redact, remember_secret
 from .stream import AnswerWriter, Edit
@@ -120,8 +120,8 @@ class ChatvimServer(LanguageServer):
             chat = parse_chat(doc.text, config.settings)
             request = build_request(chat, config, os.environ)
             provider = provider_named(request.provider, config.providers, os.environ)
-            if provider.key_env and not provider.key_command and not os.environ.get(provider.key_env, "").strip():
-                raise MissingKey(f"{provider.key_env} is not set: export it in the environment your editor starts from")
+            if not provider.key_command:
+                key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
         except (ConfigError, RequestError, ChoiceError, MissingKey) as exc:
             message = exc.one_line(_short_name(uri)) if isinstance(exc, RequestError) else str(exc)
             raise self.refuse(message) from None
