@@ -30,6 +30,7 @@ REFUSALS_BEFORE_GIVING_UP = 20
 RETRY_AFTER_REFUSAL = 1.0  # seconds to wait for a didChange after a refused edit
 ECHO_WAIT = 3.0  # seconds to wait for the didChange of an applied edit
 DOUBT_WAIT = 0.5  # the same, for an edit that may have been dropped
+REPAIR_PAUSE = 0.3  # seconds without user changes before a misplaced copy is deleted (stream.py)
 
 
 class Editor(Protocol):
@@ -66,6 +67,9 @@ class Completion:
         self.finished_cleanly = False
         self._wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._user_changes_seen = 0
+        self._replied_at = 0.0  # when the editor last answered an edit: the waits below count from it
+        self._last_user_change = -REPAIR_PAUSE
         self._started = time.monotonic()
         self._last_report = 0.0
 
@@ -79,6 +83,9 @@ class Completion:
         self._wake.set()
 
     def document_changed(self) -> None:
+        if self.writer.user_changes != self._user_changes_seen:
+            self._user_changes_seen = self.writer.user_changes
+            self._last_user_change = time.monotonic()
         self._wake.set()
 
     # -- the run -----------------------------------------------------------------
@@ -138,6 +145,7 @@ class Completion:
     async def _write(self) -> None:
         writer = self.writer
         while True:
+            writer.hold_repairs = self._typing()
             edit = writer.next_edit()
             if edit is not None:
                 try:
@@ -146,6 +154,7 @@ class Completion:
                     log.warning("workspace/applyEdit failed", exc_info=True)
                     applied = False
                 writer.on_reply(applied)
+                self._replied_at = time.monotonic()
                 if writer.refusals_in_a_row >= REFUSALS_BEFORE_GIVING_UP:
                     raise EditorRefused("the editor refused every edit of the answer; is the document still open?")
                 continue
@@ -155,11 +164,14 @@ class Completion:
 
     async def _wait_for_news(self) -> None:
         writer = self.writer
-        timeout: float | None = None
+        deadline: float | None = None
         if writer.waiting_for_change:
-            timeout = RETRY_AFTER_REFUSAL
+            deadline = self._replied_at + RETRY_AFTER_REFUSAL
         elif writer.awaiting_echo:
-            timeout = DOUBT_WAIT if writer.in_doubt else ECHO_WAIT
+            deadline = self._replied_at + (DOUBT_WAIT if writer.in_doubt else ECHO_WAIT)
+        elif writer.repairs and writer.hold_repairs:
+            deadline = self._last_user_change + REPAIR_PAUSE
+        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except asyncio.TimeoutError:
@@ -169,6 +181,9 @@ class Completion:
                 log.info("no didChange for an applied edit; writing its text again")
                 writer.give_up_waiting()
         self._wake.clear()
+
+    def _typing(self) -> bool:
+        return time.monotonic() - self._last_user_change < REPAIR_PAUSE
 
     # -- reporting -----------------------------------------------------------------
 

@@ -211,10 +211,12 @@ def _first_line(text: str, limit: int = 200) -> str:
 def _root_cause(exc: BaseException) -> str:
     seen = exc
     while seen.__cause__ is not None or seen.__context__ is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            break
         seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
     text = _first_line(str(seen)) or type(seen).__name__
     lowered = text.lower()
-    if "refused" in lowered:
+    if isinstance(seen, ConnectionRefusedError) or "refused" in lowered or "connect call failed" in lowered:
         return "connection refused"
     if "name or service not known" in lowered or "nodename nor servname" in lowered or "getaddrinfo" in lowered:
         return "unknown host"

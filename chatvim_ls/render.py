@@ -2,8 +2,9 @@
 
 The answer goes at the end of the document: `answer_opening` before the
 first token, the answer as streamed, then `answer_closing`. Both shorten the
-configured padding by the line breaks the text already ends with, so there is
-exactly one blank line around each delimiter with the default padding.
+configured padding by the line breaks the text already ends with (and the
+closing by those that already follow), so there is exactly one blank line
+around each delimiter with the default padding.
 """
 
 from __future__ import annotations
@@ -19,10 +20,15 @@ def answer_opening(text_before: str, delimiters: Delimiters) -> str:
     return _block(text_before, delimiters.assistant, delimiters)
 
 
-def answer_closing(text_before: str, delimiters: Delimiters) -> str:
-    """Text to insert after `text_before` (ending with the answer) so the
-    user can type the next question."""
-    return _block(text_before, delimiters.user, delimiters)
+def answer_closing(text_before: str, delimiters: Delimiters, text_after: str = "") -> str:
+    """Text to insert after `text_before` (ending with the answer) and
+    before `text_after`, so the user can type the next question."""
+    block = _block(text_before, delimiters.user, delimiters)
+    line_breaks_after = _leading_line_breaks(text_after)
+    if not line_breaks_after:
+        return block
+    delimiter_end = block.rindex(delimiters.user) + len(delimiters.user)
+    return block[:delimiter_end] + _shorten(block[delimiter_end:], line_breaks_after)
 
 
 def render_chat(messages: Iterable[Message], delimiters: Delimiters) -> str:
@@ -46,6 +52,10 @@ def _trailing_line_breaks(text: str) -> int:
     stripped = text.rstrip("\r\n")
     tail = text[len(stripped) :]
     return tail.count("\n") + tail.count("\r") - tail.count("\r\n")
+
+
+def _leading_line_breaks(text: str) -> int:
+    return _trailing_line_breaks(text[: len(text) - len(text.lstrip("\r\n"))])
 
 
 def _shorten(padding: str, line_breaks: int) -> str:

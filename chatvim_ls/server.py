@@ -36,7 +36,7 @@ from .providers import ChoiceError, MissingKey, api_key, forget_keys, key_from_e
 from .request import ChatRequest, RequestError, build_request
 from .secrets import redact, remember_secret
 from .stream import AnswerWriter, Edit
-from .textdoc import Change, TextDocument
+from .textdoc import ENCODINGS, Change, TextDocument
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,8 @@ COMPLETE = "chatvim.complete"
 STOP = "chatvim.stop"
 MARKDOWN_IDS = ("markdown", "md", "chatvim")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".chat")
+SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for streams to end
+CONFIGURATION_WAIT = 5.0  # seconds `complete` waits for settings being read
 
 
 class ChatvimProtocol(LanguageServerProtocol):
@@ -64,8 +66,11 @@ class ChatvimProtocol(LanguageServerProtocol):
         self._server.close_document(params.text_document.uri)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
-        super()._handle_cancel_notification(msg_id)
-        self._server.cancel_request(msg_id)
+        # `chatvim.complete` answers at once and streams on: from the user's side the
+        # request still runs, so its cancel stops the stream (pygls alone would not).
+        stopped = self._server.stop_cancelled_request(msg_id)
+        if not stopped or msg_id in self._request_futures:
+            super()._handle_cancel_notification(msg_id)
 
 
 class ChatvimServer(LanguageServer):
@@ -73,10 +78,13 @@ class ChatvimServer(LanguageServer):
         super().__init__("chatvim-ls", __version__, protocol_cls=ChatvimProtocol)
         self.documents: dict[str, TextDocument] = {}
         self.completions: dict[str, Completion] = {}
+        self.runs: set[asyncio.Task[None]] = set()
         self.requests: dict[Any, str] = {}  # complete request id -> uri
         self.progress_cancels: dict[str, str] = {}  # progress token -> uri
         self.init_options = ServerOptions()
         self.workspace_options = ServerOptions()
+        self.reading_configuration: asyncio.Task[None] | None = None
+        self.settings_pushed = 0  # counts settings pushed by the editor: a slower read must not undo them
         self.position_encoding = "utf-16"
 
     # -- documents -------------------------------------------------------------
@@ -93,6 +101,7 @@ class ChatvimServer(LanguageServer):
         completion = self.completions.get(doc.uri)
         for event in params.content_changes:
             change = _change_from(doc, event)
+            log.debug("didChange v%s: %s", params.text_document.version, change)
             if completion is not None:
                 completion.writer.apply_change(change)
             else:
@@ -115,6 +124,8 @@ class ChatvimServer(LanguageServer):
             raise self.refuse(f"{uri} is not open in the editor; open it first")
         if uri in self.completions:
             raise self.refuse("an answer is already streaming into this chat; stop it first (chatvim.stop)")
+        if self.reading_configuration is not None:  # settings just changed: use the new ones
+            await asyncio.wait({self.reading_configuration}, timeout=CONFIGURATION_WAIT)
         try:
             config = self.global_config()
             chat = parse_chat(doc.text, config.settings)
@@ -139,7 +150,8 @@ class ChatvimServer(LanguageServer):
         if request_id is not None:
             self.requests[request_id] = uri
         task = asyncio.create_task(completion.run())
-        task.add_done_callback(lambda _: self._forget(uri, completion, request_id))
+        self.runs.add(task)
+        task.add_done_callback(lambda _: self._forget(uri, completion, request_id, task))
 
     async def _events(self, request: ChatRequest, provider: Any, options: ServerOptions) -> AsyncIterator[Event]:
         key = await api_key(provider)
@@ -153,10 +165,11 @@ class ChatvimServer(LanguageServer):
         async for event in stream_answer(request, provider, key, timeouts=timeouts, max_retries=retries):
             yield event
 
-    def _forget(self, uri: str, completion: Completion, request_id: Any) -> None:
+    def _forget(self, uri: str, completion: Completion, request_id: Any, task: asyncio.Task[None]) -> None:
         if self.completions.get(uri) is completion:
             del self.completions[uri]
         self.requests.pop(request_id, None)
+        self.runs.discard(task)
 
     def stop_completions(self, uri: str | None, outcome: Outcome = Outcome.STOPPED) -> int:
         targets = [u for u in self.completions if uri is None or u == uri]
@@ -164,10 +177,10 @@ class ChatvimServer(LanguageServer):
             self.completions[target].stop(outcome)
         return len(targets)
 
-    def cancel_request(self, request_id: Any) -> None:
+    def stop_cancelled_request(self, request_id: Any) -> bool:
+        """Stop the stream a `chatvim.complete` request started; False if none."""
         uri = self.requests.pop(request_id, None)
-        if uri is not None:
-            self.stop_completions(uri)
+        return uri is not None and self.stop_completions(uri) > 0
 
     def refuse(self, message: str) -> JsonRpcInvalidRequest:
         """Tell the user why, and give the error to raise as the answer."""
@@ -196,17 +209,23 @@ class ChatvimServer(LanguageServer):
             self.show(str(exc), error=True)
             return ServerOptions()
 
+    def reread_workspace_configuration(self) -> asyncio.Task[None]:
+        self.reading_configuration = asyncio.ensure_future(self.read_workspace_configuration())
+        return self.reading_configuration
+
     async def read_workspace_configuration(self) -> None:
         workspace = self.client_capabilities.workspace
         if not (workspace and workspace.configuration):
             return
         items = [lsp.ConfigurationItem(section="chatvim")]
+        pushed = self.settings_pushed
+        reply = self.workspace_configuration_async(lsp.ConfigurationParams(items))
         try:
-            result = await asyncio.wait_for(self.workspace_configuration_async(lsp.ConfigurationParams(items)), 5)
+            result = await asyncio.wait_for(asyncio.shield(reply), CONFIGURATION_WAIT)
         except Exception:
             log.warning("workspace/configuration failed", exc_info=True)
             return
-        if result:
+        if result and pushed == self.settings_pushed:
             self.workspace_options = self.read_editor_options(result[0], "workspace configuration (chatvim)")
 
     def client_supports_versioned_edits(self) -> bool:
@@ -239,7 +258,9 @@ class LspEditor:
         else:
             workspace_edit = lsp.WorkspaceEdit(changes={self.uri: [text_edit]})
         # No label: Neovim prints "Workspace edit <label>" for every edit.
-        result = await self.server.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit))
+        # Shielded: cancelling pygls' future of a sent request makes it fail on the reply.
+        reply = self.server.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit))
+        result = await asyncio.shield(reply)
         return bool(result and result.applied)
 
     async def progress_begin(self, message: str) -> None:
@@ -281,6 +302,12 @@ def _change_from(doc: TextDocument, event: lsp.TextDocumentContentChangeEvent) -
     return doc.minimal_change(event.text)
 
 
+def _encoding_name(kind: lsp.PositionEncodingKind | str | None) -> str:
+    """The encoding's name: utf-8, utf-16 or utf-32 (`str()` of the enum gives its Python name)."""
+    name = kind.value if isinstance(kind, lsp.PositionEncodingKind) else kind
+    return name if name in ENCODINGS else "utf-16"
+
+
 def _short_name(uri: str) -> str:
     return uri.rsplit("/", 1)[-1] or uri
 
@@ -303,7 +330,8 @@ def create_server() -> ChatvimServer:
 
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: ChatvimServer, params: lsp.InitializeParams) -> None:
-        ls.position_encoding = str(ls.protocol._workspace.position_encoding if ls.protocol._workspace else "utf-16")
+        workspace = ls.protocol._workspace
+        ls.position_encoding = _encoding_name(workspace.position_encoding if workspace else None)
         if params.initialization_options:
             ls.init_options = ls.read_editor_options(params.initialization_options, "initializationOptions")
 
@@ -311,15 +339,16 @@ def create_server() -> ChatvimServer:
     async def initialized(ls: ChatvimServer, params: lsp.InitializedParams) -> None:
         # Load openai off the main thread now, so the first completion does not wait for it.
         asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "openai")
-        await ls.read_workspace_configuration()
+        await ls.reread_workspace_configuration()
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: ChatvimServer, params: lsp.DidChangeConfigurationParams) -> None:
         settings = params.settings
         if isinstance(settings, dict) and isinstance(settings.get("chatvim"), dict):
+            ls.settings_pushed += 1
             ls.workspace_options = ls.read_editor_options(settings["chatvim"], "settings (chatvim)")
         else:
-            await ls.read_workspace_configuration()
+            await ls.reread_workspace_configuration()
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION)
     def code_action(ls: ChatvimServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
@@ -349,7 +378,10 @@ def create_server() -> ChatvimServer:
         return {"stopped": ls.stop_completions(_uri_argument(args, optional=True))}
 
     @server.feature(lsp.SHUTDOWN)
-    def shutdown(ls: ChatvimServer, *args: Any) -> None:
+    async def shutdown(ls: ChatvimServer, *args: Any) -> None:
+        # Answer only once every stream has ended its progress: after `exit` nothing more can be said.
         ls.stop_completions(None, Outcome.SHUTDOWN)
+        if ls.runs:
+            await asyncio.wait(ls.runs, timeout=SHUTDOWN_WAIT)
 
     return server

@@ -23,7 +23,10 @@ How the answer stays whole while the user types:
   server gives up waiting (`settle_doubt`), and the client's way is learned.
 - An edit applied at stale coordinates (VS Code, or any client given
   unversioned edits) shows up as an echo at the old place: that copy is
-  deleted and the text is written again at the anchor.
+  deleted and the text is written again at the anchor. Such a client could
+  apply the deletion at stale coordinates too, if the user typed again in
+  that instant; so the server holds repairs back while the user is typing
+  (`hold_repairs`) and sends them in the next pause.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class _Sent:
     expected: Change
     version: int | None
     moves_anchor: bool
+    client_start: tuple[int, int]  # where it was sent, in the client's units: a stale copy lands there
     answered: bool | None = None
     echoed: bool = False
     missed: bool = False  # a user change came first: not applied in order
@@ -66,7 +70,7 @@ class AnswerWriter:
         self.delimiters = delimiters
         self.whole_lines = whole_lines
         self.versioned = versioned
-        self.anchor = doc.end()
+        self.anchor = doc.before_final_line_break()
         self.pending = ""
         self.opened = False
         self.finishing = False
@@ -75,6 +79,8 @@ class AnswerWriter:
         self.repairs: list[Change] = []
         self.applies_late: bool | None = None  # learned: does the client apply stale edits late?
         self.waiting_for_change = False
+        self.hold_repairs = False  # set by the server while the user is typing
+        self.user_changes = 0
         self.refusals_in_a_row = 0
         self.edits_sent = 0
         self.edits_refused = 0
@@ -136,7 +142,7 @@ class AnswerWriter:
         """The edit to send now, or None (one is in flight, or nothing to send)."""
         if self.in_flight is not None or self.waiting_for_change:
             return None
-        if self.repairs:
+        if self.repairs and not self.hold_repairs:
             change = self.repairs.pop(0)
             return self._send(change, moves_anchor=False)
         text = self._take_text()
@@ -156,12 +162,13 @@ class AnswerWriter:
             return text
         if self.finishing and self.opened and not self.closed:
             self.closed = True
-            return answer_closing(self.doc.text_before(self.anchor, _TAIL), self.delimiters)
+            before, after = self.doc.text_before(self.anchor, _TAIL), self.doc.text_after(self.anchor, _TAIL)
+            return answer_closing(before, self.delimiters, after)
         return ""
 
     def _send(self, change: Change, *, moves_anchor: bool) -> Edit:
         version = self.doc.version if self.versioned else None
-        self.in_flight = _Sent(change, change, version, moves_anchor)
+        self.in_flight = _Sent(change, change, version, moves_anchor, self.doc.to_client(change.start))
         self.edits_sent += 1
         return Edit(change, version)
 
@@ -176,7 +183,8 @@ class AnswerWriter:
         if not applied:
             self.edits_refused += 1
             self.refusals_in_a_row += 1
-            self.waiting_for_change = True
+            # Refused for a change not heard of yet: wait for it before trying again.
+            self.waiting_for_change = not sent.missed
             if not sent.echoed:
                 self._requeue(sent)
             self.in_flight = None
@@ -234,7 +242,9 @@ class AnswerWriter:
         sent = self.in_flight
         if sent is None or sent.echoed or not sent.moves_anchor or sent.sent == sent.expected:
             return None
-        at = self.doc.clamp(sent.sent.start)  # editors clamp positions past the end
+        # The editor reads the old coordinates against its new text, in its own units
+        # (a multi-byte character typed earlier on the line shifts them), and clamps.
+        at = self.doc.from_client(*sent.client_start)
         if not self.doc.same_result(change, Change.insert(at, sent.sent.text)):
             return None
         sent.sent = Change.insert(at, sent.sent.text)
@@ -256,6 +266,7 @@ class AnswerWriter:
             self.in_flight = None
 
     def _on_user_change(self, splice: Splice) -> None:
+        self.user_changes += 1
         self.anchor = splice.map(self.anchor)
         sent = self.in_flight
         if sent is not None and not sent.echoed:

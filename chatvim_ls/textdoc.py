@@ -130,11 +130,24 @@ class TextDocument:
             size += len(self.lines[line])
         return "".join(reversed(pieces))[-limit:]
 
-    def clamp(self, pos: Position) -> Position:
-        """The nearest position inside the document, as editors clamp."""
-        if pos.line >= len(self.lines):
-            return self.end()
-        return Position(pos.line, min(pos.character, len(self.line_text(pos.line))))
+    def text_after(self, pos: Position, limit: int) -> str:
+        """Up to `limit` code points just after `pos`."""
+        pieces = [self.lines[pos.line][pos.character :]]
+        size = len(pieces[0])
+        line = pos.line
+        while size < limit and line < len(self.lines) - 1:
+            line += 1
+            pieces.append(self.lines[line])
+            size += len(self.lines[line])
+        return "".join(pieces)[:limit]
+
+    def before_final_line_break(self) -> Position:
+        """The end of the document, but before its final line break if it
+        ends with one: editors keep that line break last (Neovim adds it
+        back after anything inserted behind it)."""
+        if len(self.lines) > 1 and self.lines[-1] == "":
+            return Position(len(self.lines) - 2, len(self.line_text(len(self.lines) - 2)))
+        return self.end()
 
     def advance(self, pos: Position, count: int) -> Position:
         """The position `count` code points after `pos` (line breaks count

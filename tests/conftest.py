@@ -51,6 +51,7 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fak
     await fake.start()
     editors: dict[str, EditorCopy] = {}
     lsp_client.editors = editors  # type: ignore[attr-defined]
+    lsp_client.preset = request.param  # type: ignore[attr-defined]
 
     @lsp_client.feature(lsp.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
@@ -61,13 +62,18 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fak
         )  # type: ignore[union-attr, index]
         return editors[uri].apply(params)
 
+    capabilities = client_capabilities(request.param)
+    if request.node.get_closest_marker("without_progress"):
+        capabilities.window = None
+    extra = request.node.get_closest_marker("init_options")
     result = await lsp_client.initialize_session(
         lsp.InitializeParams(
-            capabilities=client_capabilities(request.param),
-            initialization_options=init_options(fake, **getattr(request, "init_extra", {})),
+            capabilities=capabilities,
+            initialization_options=init_options(fake, **(extra.kwargs if extra else {})),
         )
     )
     lsp_client.position_encoding = result.capabilities.position_encoding  # type: ignore[attr-defined]
     yield
-    await lsp_client.shutdown_session()
+    if not getattr(lsp_client, "shut_down", False):  # a test may shut the server down itself
+        await lsp_client.shutdown_session()
     await fake.stop()

@@ -137,7 +137,11 @@ class FakeProvider:
             self.requests.append(request)
             self.request_seen.set()
             scenario = self.scenarios.get(str(request.body.get("model")), None) or self._echo(request.body)
-            await self._respond(scenario, reader, writer)
+            responding = asyncio.create_task(self._respond(scenario, writer))
+            hangup = asyncio.create_task(reader.read())  # the client sends nothing more: b"" is its hang-up
+            await asyncio.wait({responding, hangup}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (responding, hangup):
+                task.cancel()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -163,7 +167,7 @@ class FakeProvider:
         words = (users[-1] if users else "").split(" ")
         return Scenario.text([w + " " for w in words[:-1]] + words[-1:], delay=0.005)
 
-    async def _respond(self, scenario: Scenario, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _respond(self, scenario: Scenario, writer: asyncio.StreamWriter) -> None:
         if scenario.first_delay:
             await asyncio.sleep(scenario.first_delay)
         if scenario.status != 200:
@@ -188,8 +192,7 @@ class FakeProvider:
             return
         for index, event in enumerate(scenario.events):
             if scenario.stall_after is not None and index == scenario.stall_after:
-                await reader.read()  # hang until the client goes away
-                return
+                await asyncio.Event().wait()  # hang until the client goes away
             if scenario.cut_after is not None and index == scenario.cut_after:
                 writer.transport.abort()
                 return
@@ -197,8 +200,7 @@ class FakeProvider:
                 await asyncio.sleep(scenario.delay)
             await self._send_chunk(writer, f"data: {event}\n\n".encode())
         if scenario.stall_after is not None and scenario.stall_after >= len(scenario.events):
-            await reader.read()
-            return
+            await asyncio.Event().wait()
         if scenario.done:
             await self._send_chunk(writer, b"data: [DONE]\n\n")
         await self._send_chunk(writer, b"")

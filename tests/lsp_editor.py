@@ -1,36 +1,68 @@
 """A test editor over real LSP: applies the server's edits to its own copy
-and sends didChange back, as a real editor does.
+and sends didChange back, as a real editor does. Plus the small helpers the
+over-the-wire tests share.
 
-`strict=True` refuses a versioned edit whose version is not current (Helix);
-otherwise edits apply at their coordinates whatever the version (VS Code).
+How a versioned edit whose version is not current is handled (`mode`):
+- "strict" refuses it (Helix),
+- "drop" answers `applied: true` and does nothing (Neovim),
+- "lax" applies it at its coordinates anyway (VS Code).
+Unversioned edits always apply at their coordinates.
+
 `delay` holds each didChange back that many seconds (Neovim's debounce).
+Under the neovim preset the copy also keeps a final line break as Neovim
+does: text inserted after it gets a line break of its own.
+`race` types something just before the next server edit is applied, so the
+edit meets a document that moved on: the race a person wins now and then.
+
+Every character remembers who wrote it ("doc", "user" or "answer"), so a
+test can check that the answer is whole and that no user text was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import time
+from collections.abc import Callable
 
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
+from .fake_provider import FIXTURES
+
 _BREAK = re.compile(r"\r\n|\r|\n")
+QUESTION = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
+OPENING = "\n# === ASSISTANT ===\n\n"
+CLOSING = "\n\n# === USER ===\n\n"
+
+
+def written(answer: str) -> str:
+    """What the server writes for `answer` into a chat that ends with one line
+    break: the answer goes before that line break, which stays last."""
+    return "\n" + OPENING + answer + CLOSING[:-1]
 
 
 class EditorCopy:
-    def __init__(self, client: LanguageClient, uri: str, text: str, *, strict: bool = True, delay: float = 0.0) -> None:
+    def __init__(self, client: LanguageClient, uri: str, text: str, *, mode: str = "strict",
+                 delay: float = 0.0) -> None:  # fmt: skip
+        assert mode in ("strict", "drop", "lax")
         self.client = client
         self.uri = uri
         self.text = text
+        self.owners = ["doc"] * len(text)
         self.version = 1
-        self.strict = strict
+        self.mode = mode
         self.delay = delay
         self.edits: list[lsp.ApplyWorkspaceEditParams] = []
-        self.changed = asyncio.Event()
+        self.lost: list[str] = []  # user or document text a server edit deleted
+        self.race: Callable[[], None] | None = None
         self.encoding = "utf-16"
+        self.keeps_final_line_break = str(getattr(client, "preset", "")).startswith("neovim")
 
     def open(self) -> None:
-        self.encoding = str(getattr(self.client, "position_encoding", None) or "utf-16")
+        kind = getattr(self.client, "position_encoding", None) or "utf-16"
+        self.encoding = getattr(kind, "value", kind)
         self.client.text_document_did_open(
             lsp.DidOpenTextDocumentParams(
                 text_document=lsp.TextDocumentItem(
@@ -38,6 +70,17 @@ class EditorCopy:
                 )
             )
         )
+
+    def answer(self) -> str:
+        """Everything the server wrote, in document order."""
+        return "".join(ch for ch, owner in zip(self.text, self.owners, strict=True) if owner == "answer")
+
+    def answer_is_after_the_question(self) -> bool:
+        """No document text after the answer's start (but the final line break, which stays last)."""
+        if "answer" not in self.owners:
+            return True
+        start = self.owners.index("answer")
+        return all(o != "doc" or c in "\r\n" for c, o in zip(self.text[start:], self.owners[start:], strict=True))
 
     # -- positions --------------------------------------------------------------
 
@@ -50,7 +93,7 @@ class EditorCopy:
         line = self.text[start:end].rstrip("\r\n")
         units = 0
         for index, ch in enumerate(line):
-            width = {"utf-8": len(ch.encode()), "utf-32": 1}.get(self.encoding, 2 if ord(ch) > 0xFFFF else 1)
+            width = {"utf-8": len(ch.encode()), "utf-32": 1, "utf-16": 2 if ord(ch) > 0xFFFF else 1}[self.encoding]
             if units + width > pos.character:
                 return start + index
             units += width
@@ -71,11 +114,14 @@ class EditorCopy:
 
     # -- changes ------------------------------------------------------------------
 
-    def replace(self, start: int, end: int, new: str) -> None:
+    def replace(self, start: int, end: int, new: str, owner: str = "user") -> None:
         change = lsp.TextDocumentContentChangePartial(
             range=lsp.Range(start=self.position(start), end=self.position(end)), text=new
         )
+        if owner == "answer":
+            self.lost += [self.text[i] for i in range(start, end) if self.owners[i] != "answer"]
         self.text = self.text[:start] + new + self.text[end:]
+        self.owners[start:end] = [owner] * len(new)
         self.version += 1
         params = lsp.DidChangeTextDocumentParams(
             text_document=lsp.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
@@ -85,24 +131,99 @@ class EditorCopy:
             asyncio.get_running_loop().call_later(self.delay, self.client.text_document_did_change, params)
         else:
             self.client.text_document_did_change(params)
-        self.changed.set()
 
     def type(self, offset: int, text: str) -> None:
         self.replace(offset, offset, text)
 
+    def delete_own_text(self, offset: int, length: int) -> None:
+        """Delete up to `length` characters from `offset`, stopping at the answer
+        (a user deleting the answer would leave nothing to check)."""
+        end = offset
+        while end < len(self.text) and end - offset < length and self.owners[end] != "answer":
+            end += 1
+        if end > offset:
+            self.replace(offset, end, "")
+
     def apply(self, params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
         self.edits.append(params)
+        if self.race is not None:
+            race, self.race = self.race, None
+            race()
         edit = params.edit
         if edit.document_changes:
             (change,) = edit.document_changes
             assert isinstance(change, lsp.TextDocumentEdit)
-            if self.strict and change.text_document.version not in (None, self.version):
-                return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason="outdated workspace edit")
+            if change.text_document.version not in (None, self.version):
+                if self.mode == "strict":
+                    return lsp.ApplyWorkspaceEditResult(applied=False, failure_reason="outdated workspace edit")
+                if self.mode == "drop":
+                    return lsp.ApplyWorkspaceEditResult(applied=True)
             text_edits = change.edits
         else:
             assert edit.changes is not None
             text_edits = edit.changes[self.uri]
         for text_edit in sorted(text_edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
             assert isinstance(text_edit, lsp.TextEdit)
-            self.replace(self.offset(text_edit.range.start), self.offset(text_edit.range.end), text_edit.new_text)
+            start, end = self.offset(text_edit.range.start), self.offset(text_edit.range.end)
+            new_text = text_edit.new_text
+            if self.keeps_final_line_break and start == len(self.text) and self.text.endswith("\n"):
+                new_text += "\n"  # Neovim's buffer is lines: a line inserted after the last one ends too
+            self.replace(start, end, new_text, owner="answer")
         return lsp.ApplyWorkspaceEditResult(applied=True)
+
+
+# -- helpers for the tests ------------------------------------------------------------
+
+
+def fixture_text(name: str) -> str:
+    """The answer text a recorded stream carries."""
+    text = ""
+    for line in (FIXTURES / name).read_text().splitlines():
+        if line.startswith("data: {"):
+            for choice in json.loads(line[6:])["choices"]:
+                content = choice["delta"].get("content") or ""
+                if isinstance(content, list):
+                    content = "".join(part.get("text", "") for part in content if part.get("type") == "text")
+                text += content
+    return text
+
+
+def open_chat(client: LanguageClient, text: str = QUESTION, name: str = "chat.md", **options: object) -> EditorCopy:
+    editor = EditorCopy(client, f"file:///tmp/{name}", text, **options)  # type: ignore[arg-type]
+    client.editors[editor.uri] = editor  # type: ignore[attr-defined]
+    editor.open()
+    return editor
+
+
+async def complete(client: LanguageClient, editor: EditorCopy) -> object:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.complete", arguments=[editor.uri])
+    )
+
+
+async def stop(client: LanguageClient, *uris: str) -> object:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.stop", arguments=list(uris))
+    )
+
+
+def progress_of(client: LanguageClient) -> list[object]:
+    (token,) = client.progress_reports
+    return client.progress_reports[token]
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """Wait for a condition that an event will make true (polls the client's state)."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for a condition")
+        await asyncio.sleep(0.01)
+
+
+def ended(client: LanguageClient) -> bool:
+    return any(isinstance(v, lsp.WorkDoneProgressEnd) for r in client.progress_reports.values() for v in r)
+
+
+def closing_written(editor: EditorCopy) -> bool:
+    return editor.text.endswith(CLOSING)

@@ -187,7 +187,8 @@ class Session:
 
     def assert_whole(self, expected_answer: str) -> None:
         """The answer is exactly `expected_answer` (nothing lost, nothing
-        doubled), all of it after the original text, and the server's copy of
+        doubled), all of it after the original text (but for the final line
+        break, which stays last), and the server's copy of
         the document equals the editor's. (Where user text typed at the
         answer's end goes is checked by its own test.)"""
         chars = self.editor.chars
@@ -195,5 +196,7 @@ class Session:
         answer_at = [i for i, (_, tag) in enumerate(chars) if tag == "answer"]
         if not answer_at:
             return
-        assert all(tag != "orig" for _, tag in chars[answer_at[0] :]), "original text after the start of the answer"
+        after = chars[answer_at[0] :]
+        assert all(tag != "orig" or c in "\r\n" for c, tag in after), "original text after the start of the answer"
+        assert all(tag != "orig" for _, tag in chars[answer_at[0] : answer_at[-1]]), "original text inside the answer"
         assert self.writer.doc.text == self.editor.current, "the server's copy differs from the editor's"

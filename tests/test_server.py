@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import asyncio
-import json
 import time
 
 import pytest
@@ -12,55 +11,8 @@ from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 from .conftest import FAKE_KEY
-from .fake_provider import FIXTURES, FakeProvider, Scenario
-from .lsp_editor import EditorCopy
-
-QUESTION = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
-
-
-def fixture_text(name: str) -> str:
-    """The answer text a recorded stream carries."""
-    text = ""
-    for line in (FIXTURES / name).read_text().splitlines():
-        if line.startswith("data: {"):
-            for choice in json.loads(line[6:])["choices"]:
-                text += choice["delta"].get("content") or ""
-    return text
-
-
-def open_chat(client: LanguageClient, text: str = QUESTION, name: str = "chat.md", **options: object) -> EditorCopy:
-    editor = EditorCopy(client, f"file:///tmp/{name}", text, **options)  # type: ignore[arg-type]
-    client.editors[editor.uri] = editor  # type: ignore[attr-defined]
-    editor.open()
-    return editor
-
-
-async def complete(client: LanguageClient, editor: EditorCopy) -> object:
-    return await client.workspace_execute_command_async(
-        lsp.ExecuteCommandParams(command="chatvim.complete", arguments=[editor.uri])
-    )
-
-
-def progress_of(client: LanguageClient) -> list[object]:
-    (token,) = client.progress_reports
-    return client.progress_reports[token]
-
-
-async def wait_until(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait for a condition that an event will make true (polls the client's state)."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for a condition")
-        await asyncio.sleep(0.01)
-
-
-def ended(client: LanguageClient) -> bool:
-    return any(isinstance(v, lsp.WorkDoneProgressEnd) for r in client.progress_reports.values() for v in r)
-
-
-def closing_written(editor: EditorCopy) -> bool:
-    return editor.text.endswith("# === USER ===\n\n")
+from .fake_provider import FakeProvider, Scenario
+from .lsp_editor import QUESTION, closing_written, complete, ended, fixture_text, open_chat, progress_of, wait_until
 
 
 async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: FakeProvider) -> None:
@@ -199,19 +151,28 @@ async def test_typing_above_while_streaming_loses_nothing(client: LanguageClient
     assert editor.text == notes + QUESTION + "\n# === ASSISTANT ===\n\n" + answer + "\n\n# === USER ===\n\n"
 
 
+ENCODING_OF_PRESET = {"neovim@0.11": "utf-8", "visual-studio-code": "utf-16", "emacs": "utf-32"}
+
+
 async def test_utf8_utf16_utf32_emoji_and_line_separators(
     client: LanguageClient, fake: FakeProvider, request: pytest.FixtureRequest
 ) -> None:
-    if "visual-studio-code" in request.node.name:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="open defect: versioned edit + emoji typed above "
-                                              "before the first edit never settles (issue 3 note)"))  # fmt: skip
     pieces = ["🙂 ", "中文", "\u2028", "é\n", "👍🏽 end"]
     fake.scenarios["m"] = Scenario.text(pieces, delay=0.002)
     editor = open_chat(client, QUESTION.replace("What", "🙂 What"))
+    preset = request.node.callspec.params["client"]
+    assert editor.encoding == ENCODING_OF_PRESET[preset]  # the three presets cover the three encodings
     await complete(client, editor)
     editor.type(0, "😀\n")
     await wait_until(lambda: ended(client) and closing_written(editor))
-    assert editor.text.endswith("\n# === ASSISTANT ===\n\n" + "".join(pieces) + "\n\n# === USER ===\n\n")
+    assert (
+        editor.text
+        == "😀\n"
+        + QUESTION.replace("What", "🙂 What")
+        + "\n# === ASSISTANT ===\n\n"
+        + "".join(pieces)
+        + "\n\n# === USER ===\n\n"
+    )
 
 
 async def test_the_key_never_reaches_the_editor(client: LanguageClient, fake: FakeProvider) -> None:

@@ -15,7 +15,9 @@ from .sim import Session, StaleDeletionHitUserText
 
 DELIMITERS = Settings().delimiters
 QUESTION = '+++\nmodel = "gpt-4.1"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
-OPENING = "\n# === ASSISTANT ===\n\n"
+# The answer goes before the document's final line break, which stays last: the
+# server writes two line breaks before the delimiter and the closing leaves one out.
+OPENING = "\n\n# === ASSISTANT ===\n\n"
 MODES = [
     ("strict", True),
     ("drop", True),
@@ -24,8 +26,9 @@ MODES = [
 ]
 
 
-def expected_answer(tokens: str, opening: str = OPENING) -> str:
-    return opening + tokens + answer_closing(opening + tokens, DELIMITERS)
+def expected_answer(tokens: str, opening: str = OPENING, after: str = "\n") -> str:
+    """What the server writes; `after` is the text after the answer at the end."""
+    return opening + tokens + answer_closing(opening + tokens, DELIMITERS, after)
 
 
 def test_a_quiet_stream_writes_exactly_the_spec() -> None:
@@ -111,7 +114,7 @@ def test_neovim_style_diff_reports_of_repeated_text() -> None:
     session.writer.add("ab")
     session.writer.finish()
     session.settle()
-    session.assert_whole(expected_answer("\n\nabab\n\nab"))
+    session.assert_whole(expected_answer("\n\nabab\n\nab", after="\n\n\nab"))
 
 
 def test_split_repair_never_deletes_text_typed_inside_a_misplaced_copy() -> None:
@@ -127,6 +130,23 @@ def test_split_repair_never_deletes_text_typed_inside_a_misplaced_copy() -> None
     session.settle()
     session.assert_whole(expected_answer("misplaced"))
     assert "USER" in session.editor.current
+
+
+def test_repairs_wait_while_the_user_types_but_answer_text_does_not() -> None:
+    session = Session.start(QUESTION, mode="lax")
+    session.writer.hold_repairs = True  # the user is typing
+    session.writer.add("misplaced")
+    session.server_sends()
+    session.editor.user_insert(0, "x\n", session.to_server)
+    session.settle()
+    assert session.editor.current.count("misplaced") == 2  # the stale copy waits for a pause...
+    assert session.writer.repairs
+    assert session.editor.current.endswith(OPENING + "misplaced\n")  # ...while the answer went on at its place
+    session.writer.hold_repairs = False  # the user paused
+    session.writer.add(" more")
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("misplaced more"))
 
 
 # -- randomized: random edits at random moments ---------------------------------------
@@ -194,8 +214,10 @@ def run_steps(session: Session, steps: list[tuple]) -> None:
     if not tokens:
         assert answer == ""
         return
-    openings = ["\n\n# === ASSISTANT ===\n\n", OPENING, "# === ASSISTANT ===\n\n"]
-    assert any(answer == expected_answer(tokens, opening) for opening in openings), answer
+    # the padding depends on the line breaks the user left around the answer
+    openings = [OPENING, "\n# === ASSISTANT ===\n\n", "# === ASSISTANT ===\n\n"]
+    afters = ["", "\n", "\n\n"]
+    assert any(answer == expected_answer(tokens, o, a) for o in openings for a in afters), answer
     session.assert_whole(answer)
 
 

@@ -1,0 +1,141 @@
+"""Configuration and providers over real stdio: where settings come from,
+keys from commands, recorded provider streams, failures and TCP mode."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sys
+
+import pytest
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from .conftest import SERVER_ENV
+from .fake_provider import FakeProvider, Scenario
+from .lsp_editor import (
+    CLOSING,
+    OPENING,
+    QUESTION,
+    closing_written,
+    complete,
+    ended,
+    fixture_text,
+    open_chat,
+    progress_of,
+    wait_until,
+)
+
+COMMAND_KEY = "sk-from-api-key-cmd-987654321"
+
+
+def errors(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.messages if m.type == lsp.MessageType.Error]
+
+
+async def test_settings_change_is_read_again(client: LanguageClient, fake: FakeProvider) -> None:
+    """didChangeConfiguration without settings makes the server ask
+    workspace/configuration again; the key then comes from api_key_cmd."""
+    key_command = [sys.executable, "-c", f"print({COMMAND_KEY!r})"]
+    client.set_configuration({"providers": {"fake": {"base_url": fake.base_url, "api_key_cmd": key_command}}},
+                             section="chatvim")  # fmt: skip
+    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=None))
+    fake.scenarios["m"] = Scenario.text(["ok"])
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: closing_written(editor))
+    assert fake.requests[0].headers["authorization"] == f"Bearer {COMMAND_KEY}"
+    assert COMMAND_KEY not in editor.text and all(COMMAND_KEY not in m.message for m in client.log_messages)
+
+
+async def test_settings_pushed_with_the_notification(client: LanguageClient, fake: FakeProvider) -> None:
+    settings = {"chatvim": {"providers": {"fake": {"base_url": fake.base_url, "api_key_env": "NOT_SET_ANYWHERE"}}}}
+    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
+    editor = open_chat(client)
+    with pytest.raises(Exception, match="NOT_SET_ANYWHERE is not set"):
+        await complete(client, editor)
+    assert errors(client) == [
+        "chatvim: NOT_SET_ANYWHERE is not set: export it in the environment your editor starts from"
+    ]
+    assert editor.edits == [] and not fake.requests
+
+
+async def test_bad_settings_are_one_message(client: LanguageClient, fake: FakeProvider) -> None:
+    settings = {"chatvim": {"flush": "sometimes"}}
+    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
+    await wait_until(lambda: errors(client))
+    (message,) = errors(client)
+    assert "flush" in message and "\n" not in message
+
+
+async def test_mistral_content_parts(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.replay("mistral_streaming.txt")
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    answer = fixture_text("mistral_streaming.txt")
+    assert answer and editor.text == QUESTION + OPENING + answer + CLOSING
+
+
+async def test_connection_refused_is_one_clear_message(client: LanguageClient, fake: FakeProvider) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    settings = {"chatvim": {"providers": {"fake": {"base_url": f"http://127.0.0.1:{port}/v1",
+                                                   "api_key_env": "FAKE_API_KEY"}}}}  # fmt: skip
+    client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client))
+    await wait_until(lambda: errors(client))
+    assert errors(client) == [f"chatvim: cannot reach fake at http://127.0.0.1:{port}/v1 (connection refused); "
+                              "check the network or the provider's base_url"]  # fmt: skip
+    assert editor.edits == []
+
+
+@pytest.mark.init_options(chunk_timeout=0.5)
+async def test_a_stall_mid_stream_is_reported_and_the_text_kept(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text(["kept ", "text"], stall_after=3)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    assert editor.text == QUESTION + OPENING + "kept text" + CLOSING
+    (message,) = errors(client)
+    assert "sent nothing for 0.5 s" in message
+    assert progress_of(client)[-1].message == message.removeprefix("chatvim: ")  # type: ignore[attr-defined]
+    await asyncio.wait_for(fake.requests[0].closed.wait(), 2)
+
+
+async def test_tcp_mode() -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "chatvim_ls", "--tcp", "--port", str(port), env=SERVER_ENV,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        reader, writer = await connect_when_listening(port)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+                           "params": {"processId": None, "rootUri": None, "capabilities": {}}}).encode()  # fmt: skip
+        writer.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        header = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        length = int(header.split(b":")[1].strip().split(b"\r\n")[0])
+        answer = json.loads(await reader.readexactly(length))
+        assert answer["result"]["serverInfo"]["name"] == "chatvim-ls"
+        writer.close()
+    finally:
+        server.kill()
+        stdout, _ = await server.communicate()
+    assert stdout == b""  # nothing on stdout, in TCP mode either
+
+
+async def connect_when_listening(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    for _ in range(200):
+        try:
+            return await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)  # the server is still starting: nothing to await but its port
+    raise AssertionError(f"chatvim-ls --tcp did not listen on port {port}")

@@ -1,0 +1,161 @@
+"""The user keeps editing while the answer streams, over real stdio: every
+user edit stays, the answer arrives whole and in its place."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_lsp import LanguageClient
+
+from chatvim_ls.render import answer_closing
+from chatvim_ls.settings import Settings
+
+from .fake_provider import FakeProvider, Scenario
+from .lsp_editor import (
+    CLOSING,
+    OPENING,
+    QUESTION,
+    EditorCopy,
+    closing_written,
+    complete,
+    open_chat,
+    wait_until,
+    written,
+)
+
+DELIMITERS = Settings().delimiters
+
+WORDS = [f"w{i} " for i in range(40)]
+MODES = ["strict", "drop", "lax"]
+
+
+def assert_whole(editor: EditorCopy, answer: str) -> None:
+    assert editor.answer() == written(answer)
+    assert editor.answer_is_after_the_question()
+    assert editor.lost == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_edits_that_meet_a_changed_document(client: LanguageClient, fake: FakeProvider, mode: str) -> None:
+    """The user wins the race five times: each time an edit arrives, a line
+    was typed above it a moment before."""
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.05)  # 2 s: the races happen while it streams
+    editor = open_chat(client, mode=mode)
+    await complete(client, editor)
+    for i in range(5):
+        editor.race = lambda i=i: editor.type(0, f"note {i}\n")  # type: ignore[misc]
+        await wait_until(lambda: editor.race is None)
+    await wait_until(lambda: closing_written(editor))
+    notes = "".join(f"note {i}\n" for i in reversed(range(5)))
+    assert editor.text == notes + QUESTION + OPENING + "".join(WORDS) + CLOSING
+    assert editor.lost == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_wide_character_typed_inside_the_answer_line(
+    client: LanguageClient, fake: FakeProvider, mode: str
+) -> None:
+    """An emoji typed on the answer's line just before an edit arrives: the
+    edit's column, in the editor's units, now points elsewhere."""
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.05)
+    editor = open_chat(client, mode=mode)
+    await complete(client, editor)
+    await wait_until(lambda: "w0 " in editor.text)
+    editor.race = lambda: editor.type(editor.text.index("w0 ") + 2, "🙂")
+    await wait_until(lambda: editor.race is None)
+    await wait_until(lambda: closing_written(editor))
+    assert editor.text == QUESTION + OPENING + "w0🙂 " + "".join(WORDS[1:]) + CLOSING
+    assert editor.lost == []
+
+
+async def test_delayed_did_change_like_neovim(client: LanguageClient, fake: FakeProvider) -> None:
+    """didChange comes 150 ms late (Neovim's debounce), after the applyEdit
+    answer; the user types meanwhile."""
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.01)
+    editor = open_chat(client, mode="drop", delay=0.15)
+    await complete(client, editor)
+    for i in range(6):
+        await asyncio.sleep(0.05)
+        editor.type(0, f"note {i}\n")
+    await wait_until(lambda: closing_written(editor), timeout=20)
+    notes = "".join(f"note {i}\n" for i in reversed(range(6)))
+    assert editor.text == notes + QUESTION + OPENING + "".join(WORDS) + CLOSING
+
+
+def new_texts(editor: EditorCopy) -> list[str]:
+    texts = []
+    for params in editor.edits:
+        edit = params.edit
+        text_edits = edit.document_changes[0].edits if edit.document_changes else edit.changes[editor.uri]  # type: ignore[index, union-attr]
+        texts += [e.new_text for e in text_edits]
+    return texts
+
+
+@pytest.mark.init_options(flush="line")
+async def test_flush_line_writes_whole_lines(client: LanguageClient, fake: FakeProvider) -> None:
+    pieces = ["one ", "line\nand ", "another", "\nlast"]
+    fake.scenarios["m"] = Scenario.text(pieces, delay=0.01)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: closing_written(editor))
+    assert_whole(editor, "".join(pieces))
+    texts = new_texts(editor)
+    assert "".join(texts) == written("".join(pieces))
+    assert texts[-2:] == ["last", CLOSING[:-1]] and all(t.endswith("\n") for t in texts[:-2])
+
+
+# -- randomized -------------------------------------------------------------------------
+
+USER_TEXT = st.text(st.sampled_from("xy \n🙂"), min_size=1, max_size=3)
+ACTION = st.one_of(
+    st.tuples(st.just("insert"), st.floats(0, 1), USER_TEXT),
+    st.tuples(st.just("delete"), st.floats(0, 1), st.integers(1, 4)),
+)
+SCHEDULE = st.lists(st.tuples(st.integers(0, 15), ACTION), min_size=1, max_size=12)
+names = itertools.count()
+
+
+async def random_user_edits_at_random_moments(
+    client: LanguageClient, fake: FakeProvider, schedule: list, mode: str, debounce: float
+) -> None:
+    """Random inserts and deletes anywhere outside the answer, at random
+    moments (milliseconds apart) while it streams; the final text is checked
+    exactly: the answer whole after the question, nothing of the user's lost."""
+    tokens = [f"t{i} " for i in range(30)]
+    fake.scenarios["m"] = Scenario.text(tokens, delay=0.004)
+    editor = open_chat(client, name=f"random-{next(names)}.md", mode=mode, delay=debounce)
+    await complete(client, editor)
+    for pause_ms, (kind, where, what) in schedule:
+        await asyncio.sleep(pause_ms / 1000)
+        offset = int(where * len(editor.text))
+        if kind == "insert":
+            editor.type(offset, what)
+        else:
+            editor.delete_own_text(offset, what)
+    # the padding depends on the line breaks the user left around the answer
+    openings = ["\n" + OPENING, OPENING, OPENING.lstrip("\n")]
+    afters = ["", "\n", "\n\n"]
+    answer = "".join(tokens)
+    expected = [o + answer + answer_closing(o + answer, DELIMITERS, a) for o in openings for a in afters]
+    try:
+        await wait_until(lambda: editor.answer() in expected, timeout=10)
+    finally:
+        assert editor.answer() in expected, editor.answer()
+    assert editor.answer_is_after_the_question()
+    assert editor.lost == []
+
+
+def randomized(examples: int):  # type: ignore[no-untyped-def]
+    return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])(
+        given(schedule=SCHEDULE, mode=st.sampled_from(MODES), debounce=st.sampled_from([0.0, 0.03]))(
+            random_user_edits_at_random_moments
+        )
+    )
+
+
+test_random_user_edits_at_random_moments = randomized(25)
+test_random_user_edits_at_random_moments_long = pytest.mark.slow(randomized(500))
