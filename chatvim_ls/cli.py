@@ -62,6 +62,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=args.log_level, handlers=[handler], force=True)
     # pygls logs every message body at INFO: keep it at WARNING unless DEBUG is asked for.
     logging.getLogger("pygls").setLevel(args.log_level if args.log_level in ("DEBUG", "ERROR") else "WARNING")
+    logging.getLogger("pygls.protocol.json_rpc").addFilter(_without_answered_errors)
 
     from .server import create_server
 
@@ -71,6 +72,16 @@ def _serve(args: argparse.Namespace) -> int:
     else:
         server.start_io()
     return 0
+
+
+def _without_answered_errors(record: logging.LogRecord) -> bool:
+    """Drop pygls' ERROR traceback for a JSON-RPC error a handler raised on
+    purpose (a bad argument, an invalid chat): the editor got the error as the
+    answer and the user a message; a traceback in the log would only alarm."""
+    from pygls.exceptions import JsonRpcException
+
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, JsonRpcException)
 
 
 def _complete(path: Path, *, dry_run: bool) -> int:

@@ -75,6 +75,8 @@ async def stream_answer(
         timeout=openai.Timeout(timeouts.first_byte, connect=timeouts.connect),
         max_retries=max_retries,
     )
+    if provider.name != "openai":  # the SDK reads OPENAI_ORG_ID/OPENAI_PROJECT_ID: OpenAI's, for OpenAI only
+        client.organization = client.project = None
     try:
         try:
             stream = await asyncio.wait_for(

@@ -220,7 +220,7 @@ class AnswerWriter:
             return
         stale = self._stale_copy_of(change)
         if stale is not None:
-            self._on_stale_echo(change, stale)
+            self._on_stale_echo(*stale)
             return
         self._on_user_change(self.doc.apply(change))
 
@@ -237,27 +237,30 @@ class AnswerWriter:
         if sent.answered:
             self.in_flight = None
 
-    def _stale_copy_of(self, change: Change) -> _Sent | None:
-        """The edit in flight, if `change` applies it at its old coordinates."""
+    def _stale_copy_of(self, change: Change) -> tuple[_Sent, Change] | None:
+        """The edit in flight and the copy of it that `change` put at its old
+        coordinates, if that is what `change` did."""
         sent = self.in_flight
         if sent is None or sent.echoed or not sent.moves_anchor or sent.sent == sent.expected:
             return None
         # The editor reads the old coordinates against its new text, in its own units
         # (a multi-byte character typed earlier on the line shifts them), and clamps.
         at = self.doc.from_client(*sent.client_start)
-        if not self.doc.same_result(change, Change.insert(at, sent.sent.text)):
-            return None
-        sent.sent = Change.insert(at, sent.sent.text)
-        return sent
+        copies = [Change.insert(at, sent.sent.text)]
+        if at == self.doc.end() and at.character == 0 and at.line > 0:
+            copies.append(Change.insert(at, sent.sent.text + "\n"))  # Neovim: a line added after the last one
+        for copy in copies:
+            if self.doc.same_result(change, copy):
+                return sent, copy
+        return None
 
-    def _on_stale_echo(self, change: Change, sent: _Sent) -> None:
-        splice = self.doc.apply(sent.sent)  # the same text as `change`, placed as we know it
+    def _on_stale_echo(self, sent: _Sent, copy: Change) -> None:
+        splice = self.doc.apply(copy)  # the same text as the editor's change, placed as we know it
         sent.echoed = True
         self.edits_moved += 1
         if sent.version is not None:
             self.applies_late = True
-        misplaced_start = sent.sent.start
-        misplaced = Change(misplaced_start, self.doc.advance(misplaced_start, len(sent.sent.text)), "")
+        misplaced = Change(copy.start, self.doc.advance(copy.start, len(copy.text)), "")
         self.anchor = splice.map(self.anchor)
         self._map_pending_positions(splice)
         self.repairs.append(misplaced)

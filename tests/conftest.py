@@ -23,6 +23,7 @@ CONFIG_HOME = tempfile.mkdtemp(prefix="chatvim-test-config-")
 SERVER_ENV = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES} | {
     "XDG_CONFIG_HOME": CONFIG_HOME,
     "FAKE_API_KEY": FAKE_KEY,
+    "OPENAI_ORG_ID": "org-must-stay-with-openai",
 }
 CLIENTS = ["neovim@0.11", "visual-studio-code", "emacs"]
 

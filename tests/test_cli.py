@@ -126,3 +126,34 @@ def test_version_and_module_entry_point(tmp_path: Path) -> None:
         [sys.executable, "-m", "chatvim_ls", "--version"], capture_output=True, text=True, timeout=30
     )
     assert module.returncode == 0 and module.stdout.startswith("chatvim-ls ")
+
+
+def frame(message: dict[str, object]) -> str:
+    body = json.dumps(message)
+    return f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
+
+
+def test_bad_requests_leave_no_traceback_in_the_log(tmp_path: Path) -> None:
+    """Errors answered to the editor on purpose are not logged as crashes."""
+
+    def command(id_: int, name: str, arguments: list[object]) -> str:
+        params = {"command": name, "arguments": arguments}
+        return frame({"jsonrpc": "2.0", "id": id_, "method": "workspace/executeCommand", "params": params})
+
+    document = {"uri": "file:///x.md", "languageId": "markdown", "version": 1, "text": "+++\ntemperature = 9\n+++\nq\n"}
+    session = "".join([
+        frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}}),
+        frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+        frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": document}}),
+        command(2, "chatvim.complete", ["file:///x.md"]),
+        command(3, "chatvim.complete", []),
+        command(4, "chatvim.stop", [1, 2]),
+        frame({"jsonrpc": "2.0", "id": 5, "method": "shutdown"}),
+        frame({"jsonrpc": "2.0", "method": "exit"}),
+    ])  # fmt: skip
+    clean = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES} | {"XDG_CONFIG_HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-m", "chatvim_ls"], input=session, capture_output=True, text=True,
+                          env=clean, timeout=30)  # fmt: skip
+    assert done.returncode == 0
+    assert '"code": -32600' in done.stdout and done.stdout.count('"code": -32602') == 2
+    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr

@@ -30,6 +30,7 @@ async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: 
     request = fake.requests[0]
     assert request.body["messages"] == [{"role": "user", "content": "What is 1 + 1?"}]
     assert request.headers["authorization"] == f"Bearer {FAKE_KEY}"
+    assert "openai-organization" not in request.headers  # OPENAI_ORG_ID is set, but this is not OpenAI
 
 
 async def test_complete_answers_before_the_first_token(client: LanguageClient, fake: FakeProvider) -> None:

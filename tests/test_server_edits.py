@@ -72,6 +72,20 @@ async def test_a_wide_character_typed_inside_the_answer_line(
     assert editor.lost == []
 
 
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_line_deleted_above_just_before_an_edit(client: LanguageClient, fake: FakeProvider, mode: str) -> None:
+    """The edit's line number now points one line further down: at the end of
+    the document, where Neovim adds a line of its own."""
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.05)
+    editor = open_chat(client, QUESTION.replace("What", "scratch\nWhat"), mode=mode)
+    await complete(client, editor)
+    editor.race = lambda: editor.delete_own_text(editor.text.index("scratch"), len("scratch\n"))
+    await wait_until(lambda: editor.race is None)
+    await wait_until(lambda: closing_written(editor))
+    assert editor.text == QUESTION + OPENING + "".join(WORDS) + CLOSING
+    assert editor.lost == []
+
+
 async def test_delayed_did_change_like_neovim(client: LanguageClient, fake: FakeProvider) -> None:
     """didChange comes 150 ms late (Neovim's debounce), after the applyEdit
     answer; the user types meanwhile."""
@@ -142,7 +156,7 @@ async def random_user_edits_at_random_moments(
     answer = "".join(tokens)
     expected = [o + answer + answer_closing(o + answer, DELIMITERS, a) for o in openings for a in afters]
     try:
-        await wait_until(lambda: editor.answer() in expected, timeout=10)
+        await wait_until(lambda: editor.answer() in expected, timeout=5)
     finally:
         assert editor.answer() in expected, editor.answer()
     assert editor.answer_is_after_the_question()
