@@ -94,3 +94,17 @@ async def test_a_client_without_progress_gets_none(client: LanguageClient, fake:
     await wait_until(lambda: closing_written(editor))
     assert editor.text.endswith("fine" + CLOSING)
     assert client.progress_reports == {}
+
+
+async def test_progress_reports_at_most_four_a_second(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.rate(300, 200)  # 1.5 s of tokens
+    editor = open_chat(client)
+    started = asyncio.get_running_loop().time()
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    seconds = asyncio.get_running_loop().time() - started
+    begin, *reports, end = progress_of(client)
+    assert isinstance(begin, lsp.WorkDoneProgressBegin) and begin.message == "m"
+    assert 2 <= len(reports) <= 4 * seconds + 1
+    assert all(r.message.endswith("/s") and " tokens · " in r.message for r in reports)  # type: ignore[attr-defined]
+    assert end.message.startswith("300 tokens · ")  # type: ignore[attr-defined]
