@@ -7,6 +7,10 @@ local M = {}
 
 ---@param opts chatvim.Options
 function M.enable(opts)
+  if not require('chatvim.server').find(opts.cmd) then
+    vim.notify('chatvim: ' .. require('chatvim.server').install_hint, vim.log.levels.ERROR)
+    return
+  end
   local config = lsp.config(opts)
   if vim.lsp.config then
     vim.lsp.config('chatvim', config)

@@ -30,12 +30,13 @@ function M.check()
     end
   end
 
-  local client = require('chatvim.lsp').client(vim.api.nvim_get_current_buf())
-  if client then
-    health.ok('client attached to this buffer (id ' .. client.id .. ')')
+  local clients = vim.lsp.get_clients({ name = 'chatvim' })
+  if #clients > 0 then
+    local buffers = vim.tbl_count(clients[1].attached_buffers)
+    health.ok(('client running (id %d), attached to %d buffer(s)'):format(clients[1].id, buffers))
   else
-    health.info('no chatvim client attached to this buffer (it attaches to: ' .. table.concat(options.filetypes, ', ')
-      .. ')')
+    health.info('no chatvim client running: it starts when a ' .. table.concat(options.filetypes, '/')
+      .. ' buffer opens')
   end
 
   local set = vim.tbl_filter(function(name)
