@@ -20,7 +20,7 @@ How the answer stays whole while the user types:
   applied where it was meant to go. Refused (Helix): its text is queued
   again. Said to be applied (Neovim drops it; VS Code may apply it late at
   its old coordinates): it is "in doubt" until its late copy shows up or the
-  server gives up waiting (`settle_doubt`), and the client's way is learned.
+  server gives up waiting (`give_up_waiting`), and the client's way is learned.
 - An edit applied at stale coordinates (VS Code, or any client given
   unversioned edits) shows up as an echo at the old place: that copy is
   deleted and the text is written again at the anchor. Such a client could

@@ -359,3 +359,13 @@ def test_a_cursor_moved_during_the_answer_is_left_alone(nvim: pynvim.Nvim, provi
     eventually(lambda: answered(nvim) and not spinner(nvim))
     assert tuple(moved.cursor) == (3, 0)
     assert follower.cursor[0] == len(nvim.current.buffer)
+
+
+def test_a_bad_option_is_one_line(home: Path) -> None:
+    nvim = start_nvim(home, setup=None)
+    try:
+        nvim.exec_lua("pcall(require('chatvim').setup, { progress = 'sometimes' })")
+        assert messages(nvim) == ("chatvim: bad option: progress: expected 'float' or 'none', got sometimes "
+                                  "(see :help chatvim-options)")  # fmt: skip
+    finally:
+        nvim.close()

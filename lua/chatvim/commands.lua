@@ -26,18 +26,21 @@ end
 
 ---@param client vim.lsp.Client
 ---@param command string
----@param arguments table
 ---@param bufnr integer
----@param on_done? fun()
-local function run(client, command, arguments, bufnr, on_done)
-  client:request('workspace/executeCommand', { command = command, arguments = arguments }, function(err)
-    if err then
-      -- The server has shown the reason (window/showMessage); nothing more to say.
-      if on_done then
-        on_done()
-      end
+---@param on_error? fun()
+local function run(client, command, bufnr, on_error)
+  local params = { command = command, arguments = { vim.uri_from_bufnr(bufnr) } }
+  local function handler(err)
+    -- On an error the server has already said why (window/showMessage).
+    if err and on_error then
+      on_error()
     end
-  end, bufnr)
+  end
+  if vim.fn.has('nvim-0.11') == 1 then
+    client:request('workspace/executeCommand', params, handler, bufnr)
+  else
+    client.request('workspace/executeCommand', params, handler, bufnr)
+  end
 end
 
 --- Stream the answer into the current buffer.
@@ -48,7 +51,9 @@ function M.complete()
     return
   end
   streams.expect(bufnr)
-  run(client, 'chatvim.complete', { vim.uri_from_bufnr(bufnr) }, bufnr)
+  run(client, 'chatvim.complete', bufnr, function()
+    streams.unexpect(bufnr) -- refused: no stream will begin for it
+  end)
 end
 
 --- Stop the answer streaming into the current buffer.
@@ -56,7 +61,7 @@ function M.stop()
   local bufnr = vim.api.nvim_get_current_buf()
   local client = client_or_say_why(bufnr)
   if client then
-    run(client, 'chatvim.stop', { vim.uri_from_bufnr(bufnr) }, bufnr)
+    run(client, 'chatvim.stop', bufnr)
   end
 end
 

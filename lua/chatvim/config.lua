@@ -36,11 +36,15 @@ M.chatvim_keymaps = {
 ---@param opts? table
 ---@return chatvim.Options
 function M.resolve(opts)
-  vim.validate('opts', opts, 'table', true)
+  vim.validate({ opts = { opts, 'table', true } })
   local resolved = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
-  vim.validate('progress', resolved.progress, function(v)
-    return v == 'float' or v == 'none'
-  end, "'float' or 'none'")
+  vim.validate({
+    progress = { resolved.progress, function(v)
+      return v == 'float' or v == 'none'
+    end, "'float' or 'none'" },
+    filetypes = { resolved.filetypes, 'table' },
+    cmd = { resolved.cmd, 'table', true },
+  })
   return resolved
 end
 

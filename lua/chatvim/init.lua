@@ -16,7 +16,13 @@ end
 --- Configure the plugin and start the client for chat buffers.
 ---@param opts? table see `:help chatvim-options`
 function M.setup(opts)
-  options = config.resolve(opts)
+  local ok, resolved = pcall(config.resolve, opts)
+  if not ok then
+    local message = tostring(resolved):gsub('^.-:%d+: ', '')
+    vim.notify('chatvim: bad option: ' .. message .. ' (see :help chatvim-options)', vim.log.levels.ERROR)
+    return
+  end
+  options = resolved
   require('chatvim.commands').map(options.keymaps)
   require('chatvim.client').enable(options)
 end

@@ -36,6 +36,16 @@ function M.expect(bufnr)
 end
 
 ---@param bufnr integer
+function M.unexpect(bufnr)
+  for i, asked_for in ipairs(asked) do
+    if asked_for == bufnr then
+      table.remove(asked, i)
+      return
+    end
+  end
+end
+
+---@param bufnr integer
 ---@return chatvim.Stream?
 function M.of_buffer(bufnr)
   for _, stream in pairs(by_token) do
