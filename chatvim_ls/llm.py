@@ -95,6 +95,13 @@ async def stream_answer(
                     break
                 except asyncio.TimeoutError:
                     raise ProviderError(_no_answer(provider, timeouts.between_chunks, "mid-answer")) from None
+                except ValueError:  # the SDK's json.loads of one `data:` line
+                    raise ProviderError(f"{provider.name} sent an event that is not valid JSON; try again") from None
+                except openai.APIConnectionError as exc:
+                    raise ProviderError(
+                        f"the connection to {provider.name} broke off mid-answer ({_root_cause(exc)}); "
+                        "the text so far is kept; try again"
+                    ) from None
                 for event in _events(chunk):
                     if isinstance(event, Finish):
                         finish = event.reason

@@ -39,7 +39,7 @@ class Scenario:
     stall_after: int | None = None  # send this many events, then hang
     cut_after: int | None = None  # send this many events, then drop the connection
     done: bool = True  # end with `data: [DONE]`
-    raw: bytes | None = None  # send these bytes as the body instead of events
+    raw: bytes | list[bytes] | None = None  # the body instead of events (a list: one TCP write each)
 
     @staticmethod
     def replay(name: str, *, delay: float = 0.0, **options: Any) -> Scenario:
@@ -96,7 +96,7 @@ class Request:
 
 class FakeProvider:
     def __init__(self) -> None:
-        self.scenarios: dict[str, Scenario] = {}
+        self.scenarios: dict[str, Scenario | list[Scenario]] = {}
         self.requests: list[Request] = []
         self.request_seen = asyncio.Event()
         self._server: asyncio.base_events.Server | None = None
@@ -136,7 +136,7 @@ class FakeProvider:
                 return
             self.requests.append(request)
             self.request_seen.set()
-            scenario = self.scenarios.get(str(request.body.get("model")), None) or self._echo(request.body)
+            scenario = self._scenario_for(request.body)
             responding = asyncio.create_task(self._respond(scenario, writer))
             hangup = asyncio.create_task(reader.read())  # the client sends nothing more: b"" is its hang-up
             await asyncio.wait({responding, hangup}, return_when=asyncio.FIRST_COMPLETED)
@@ -160,6 +160,13 @@ class FakeProvider:
         if method != "POST" or not path.endswith("/chat/completions"):
             return None
         return Request(path, headers, json.loads(body or b"{}"), time.monotonic())
+
+    def _scenario_for(self, body: dict[str, Any]) -> Scenario:
+        """The model's scenario; a list gives one per request, the last one repeating."""
+        found = self.scenarios.get(str(body.get("model")))
+        if isinstance(found, list):
+            return found.pop(0) if len(found) > 1 else found[0]
+        return found or self._echo(body)
 
     @staticmethod
     def _echo(body: dict[str, Any]) -> Scenario:
@@ -187,7 +194,9 @@ class FakeProvider:
             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
         )
         if scenario.raw is not None:
-            await self._send_chunk(writer, scenario.raw)
+            for piece in [scenario.raw] if isinstance(scenario.raw, bytes) else scenario.raw:
+                await self._send_chunk(writer, piece)
+                await asyncio.sleep(scenario.delay)  # separate TCP reads on the other side
             await self._send_chunk(writer, b"")
             return
         for index, event in enumerate(scenario.events):
