@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from enum import Enum
 from typing import Protocol
 
@@ -52,7 +52,7 @@ class Outcome(Enum):
 
 
 class Completion:
-    def __init__(self, writer: AnswerWriter, editor: Editor, events: Callable[[], AsyncIterator[Event]],
+    def __init__(self, writer: AnswerWriter, editor: Editor, events: Callable[[], AsyncGenerator[Event, None]],
                  *, model: str, provider: str) -> None:  # fmt: skip
         self.writer = writer
         self.editor = editor
@@ -67,6 +67,7 @@ class Completion:
         self.finished_cleanly = False
         self._wake = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self._abandoned = False  # the document is gone: write nothing more
         self._user_changes_seen = 0
         self._replied_at = 0.0  # when the editor last answered an edit: the waits below count from it
         self._last_user_change = -REPAIR_PAUSE
@@ -105,6 +106,8 @@ class Completion:
         self.editor.progress_end(self._summary())
         self._tell_user()
         if self.outcome in (Outcome.CLOSED, Outcome.SHUTDOWN) or writing.done():
+            self._abandoned = True  # in case the cancel below is lost in a wait_for
+            self._wake.set()
             writing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writing
@@ -118,8 +121,11 @@ class Completion:
 
     async def _read(self) -> None:
         try:
-            async for event in self.events():
-                self._on_event(event)
+            async with contextlib.aclosing(self.events()) as events:
+                async for event in events:
+                    if self.outcome is not None:  # stopped: Python < 3.12's wait_for can lose a cancel
+                        return
+                    self._on_event(event)
             self.finished_cleanly = True
         except (ProviderError, MissingKey) as exc:
             self.error = str(exc)
@@ -144,7 +150,7 @@ class Completion:
 
     async def _write(self) -> None:
         writer = self.writer
-        while True:
+        while not self._abandoned:
             writer.hold_repairs = self._typing()
             edit = writer.next_edit()
             if edit is not None:

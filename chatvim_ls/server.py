@@ -18,7 +18,7 @@ import importlib
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import replace
 from typing import Any
 
@@ -79,6 +79,7 @@ class ChatvimServer(LanguageServer):
         self.documents: dict[str, TextDocument] = {}
         self.completions: dict[str, Completion] = {}
         self.runs: set[asyncio.Task[None]] = set()
+        self.starting: dict[str, bool] = {}  # uri -> stop asked for, while a complete waits for settings
         self.requests: dict[Any, str] = {}  # complete request id -> uri
         self.progress_cancels: dict[str, str] = {}  # progress token -> uri
         self.init_options = ServerOptions()
@@ -122,10 +123,17 @@ class ChatvimServer(LanguageServer):
         doc = self.documents.get(uri)
         if doc is None:
             raise self.refuse(f"{uri} is not open in the editor; open it first")
-        if uri in self.completions:
+        if uri in self.completions or uri in self.starting:
             raise self.refuse("an answer is already streaming into this chat; stop it first (chatvim.stop)")
-        if self.reading_configuration is not None:  # settings just changed: use the new ones
-            await asyncio.wait({self.reading_configuration}, timeout=CONFIGURATION_WAIT)
+        reading = self.reading_configuration
+        if reading is not None and not reading.done():  # settings just changed: use the new ones
+            self.starting[uri] = False
+            try:
+                await asyncio.wait({reading}, timeout=CONFIGURATION_WAIT)
+            finally:
+                stopped_meanwhile = self.starting.pop(uri)
+            if stopped_meanwhile:
+                return
         try:
             config = self.global_config()
             chat = parse_chat(doc.text, config.settings)
@@ -153,7 +161,7 @@ class ChatvimServer(LanguageServer):
         self.runs.add(task)
         task.add_done_callback(lambda _: self._forget(uri, completion, request_id, task))
 
-    async def _events(self, request: ChatRequest, provider: Any, options: ServerOptions) -> AsyncIterator[Event]:
+    async def _events(self, request: ChatRequest, provider: Any, options: ServerOptions) -> AsyncGenerator[Event, None]:
         key = await api_key(provider)
         if key:
             remember_secret(key)
@@ -175,7 +183,10 @@ class ChatvimServer(LanguageServer):
         targets = [u for u in self.completions if uri is None or u == uri]
         for target in targets:
             self.completions[target].stop(outcome)
-        return len(targets)
+        starting = [u for u in self.starting if uri is None or u == uri]
+        for target in starting:
+            self.starting[target] = True  # it will not start
+        return len(targets) + len(starting)
 
     def stop_cancelled_request(self, request_id: Any) -> bool:
         """Stop the stream a `chatvim.complete` request started; False if none."""
@@ -374,7 +385,9 @@ def create_server() -> ChatvimServer:
         await ls.start_completion(uri, ls.protocol.msg_id)
 
     @server.command(STOP)
-    def stop(ls: ChatvimServer, *args: Any) -> dict[str, int]:
+    async def stop(ls: ChatvimServer, *args: Any) -> dict[str, int]:
+        # async like `complete`: pygls runs both as tasks, in the order they came, so a
+        # stop sent just after a complete finds the stream it started.
         return {"stopped": ls.stop_completions(_uri_argument(args, optional=True))}
 
     @server.feature(lsp.SHUTDOWN)
