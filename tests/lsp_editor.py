@@ -29,7 +29,7 @@ from collections.abc import Callable
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .fake_provider import FIXTURES
+from .fake_provider import FIXTURES, FakeProvider, Scenario
 
 _BREAK = re.compile(r"\r\n|\r|\n")
 QUESTION = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
@@ -227,3 +227,17 @@ def ended(client: LanguageClient) -> bool:
 
 def closing_written(editor: EditorCopy) -> bool:
     return editor.text.endswith(CLOSING)
+
+
+def errors(client: LanguageClient) -> list[str]:
+    """The error messages the server showed (window/showMessage)."""
+    return [m.message for m in client.messages if m.type == lsp.MessageType.Error]
+
+
+async def stream_recorded(client: LanguageClient, fake: FakeProvider, name: str) -> tuple[EditorCopy, str]:
+    """Complete a chat against the recorded stream `name`; the editor and the answer text it carries."""
+    fake.scenarios["m"] = Scenario.replay(name)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    return editor, fixture_text(name)

@@ -12,15 +12,11 @@ from pytest_lsp import LanguageClient
 
 from .conftest import FAKE_KEY
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import QUESTION, closing_written, complete, ended, fixture_text, open_chat, progress_of, wait_until
+from .lsp_editor import QUESTION, closing_written, complete, ended, open_chat, progress_of, stream_recorded, wait_until
 
 
 async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: FakeProvider) -> None:
-    fake.scenarios["m"] = Scenario.replay("openai_streaming.txt")
-    editor = open_chat(client)
-    await complete(client, editor)
-    await wait_until(lambda: ended(client) and closing_written(editor))
-    answer = fixture_text("openai_streaming.txt")
+    editor, answer = await stream_recorded(client, fake, "openai_streaming.txt")
     assert answer.startswith("Dynamic, Flexible.")
     assert editor.text == QUESTION + "\n# === ASSISTANT ===\n\n" + answer + "\n\n# === USER ===\n\n"
     assert all(e.label is None for e in editor.edits)

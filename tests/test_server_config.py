@@ -21,17 +21,14 @@ from .lsp_editor import (
     closing_written,
     complete,
     ended,
-    fixture_text,
+    errors,
     open_chat,
     progress_of,
+    stream_recorded,
     wait_until,
 )
 
 COMMAND_KEY = "sk-from-api-key-cmd-987654321"
-
-
-def errors(client: LanguageClient) -> list[str]:
-    return [m.message for m in client.messages if m.type == lsp.MessageType.Error]
 
 
 async def test_settings_change_is_read_again(client: LanguageClient, fake: FakeProvider) -> None:
@@ -70,11 +67,7 @@ async def test_bad_settings_are_one_message(client: LanguageClient, fake: FakePr
 
 
 async def test_mistral_content_parts(client: LanguageClient, fake: FakeProvider) -> None:
-    fake.scenarios["m"] = Scenario.replay("mistral_streaming.txt")
-    editor = open_chat(client)
-    await complete(client, editor)
-    await wait_until(lambda: ended(client) and closing_written(editor))
-    answer = fixture_text("mistral_streaming.txt")
+    editor, answer = await stream_recorded(client, fake, "mistral_streaming.txt")
     assert answer and editor.text == QUESTION + OPENING + answer + CLOSING
 
 

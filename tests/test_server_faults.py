@@ -5,11 +5,10 @@ the closing delimiter, and the server goes on serving."""
 from __future__ import annotations
 
 import pytest
-from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 from .fake_provider import FakeProvider, Scenario, _chunk
-from .lsp_editor import QUESTION, closing_written, complete, ended, open_chat, progress_of, wait_until, written
+from .lsp_editor import QUESTION, closing_written, complete, ended, errors, open_chat, progress_of, wait_until, written
 
 FAULTS = {
     "503": (Scenario.error(503, "overloaded"), "", "fake had a server error (503): overloaded; try again later"),
@@ -29,12 +28,9 @@ async def test_a_provider_fault(client: LanguageClient, fake: FakeProvider, faul
     editor = open_chat(client, mode=mode)
     await complete(client, editor)
 
-    def errors() -> list[str]:
-        return [m.message for m in client.messages if m.type == lsp.MessageType.Error]
-
-    await wait_until(lambda: ended(client) and errors() and (closing_written(editor) or not kept))
-    errors = errors()
-    assert len(errors) == 1 and fragment in errors[0] and "\n" not in errors[0], errors
+    await wait_until(lambda: ended(client) and errors(client) and (closing_written(editor) or not kept))
+    (message,) = errors(client)
+    assert fragment in message and "\n" not in message
     assert fragment in progress_of(client)[-1].message or fault == "cut"  # type: ignore[attr-defined]
     assert editor.text == (QUESTION[:-1] + written(kept) + "\n" if kept else QUESTION)
     if kept:
