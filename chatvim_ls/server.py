@@ -132,7 +132,7 @@ class ChatvimServer(LanguageServer):
                 await asyncio.wait({reading}, timeout=CONFIGURATION_WAIT)
             finally:
                 stopped_meanwhile = self.starting.pop(uri)
-            if stopped_meanwhile:
+            if stopped_meanwhile or self.documents.get(uri) is not doc:  # stopped, or closed, meanwhile
                 return
         try:
             config = self.global_config()
