@@ -12,7 +12,7 @@ import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
-from .conftest import SERVER_ENV
+from .conftest import FAKE_KEY, SERVER_ENV
 from .fake_provider import FakeProvider, Scenario
 from .lsp_editor import (
     CLOSING,
@@ -132,3 +132,24 @@ async def connect_when_listening(port: int) -> tuple[asyncio.StreamReader, async
         except OSError:
             await asyncio.sleep(0.05)  # the server is still starting: nothing to await but its port
     raise AssertionError(f"chatvim-ls --tcp did not listen on port {port}")
+
+
+async def test_no_key_in_any_output_at_debug(
+    client: LanguageClient, fake: FakeProvider, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The server runs at DEBUG here; its stderr log, the messages, the log
+    messages, the progress and the document never hold the key, even when
+    the provider echoes it back in an error and the request carried it."""
+    fake.scenarios["m"] = [Scenario.text(["fine"]), Scenario.error(401, f"Incorrect API key provided: {FAKE_KEY}")]
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: closing_written(editor))
+    editor.type(len(editor.text), "Again?\n")
+    await complete(client, editor)
+    await wait_until(lambda: len(errors(client)) == 1)
+    assert fake.requests[0].headers["authorization"] == f"Bearer {FAKE_KEY}"  # it was really used
+    captured = capfd.readouterr()
+    channels = [captured.out, captured.err, editor.text, *errors(client)]
+    channels += [m.message for m in client.log_messages] + [str(r) for r in client.progress_reports.values()]
+    assert "DEBUG" in captured.err  # the server's own log is in there
+    assert all(FAKE_KEY not in channel for channel in channels)
