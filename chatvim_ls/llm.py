@@ -182,23 +182,26 @@ def describe_error(exc: openai.APIError, provider: Provider, model: str) -> str:
     if not isinstance(exc, openai.APIStatusError):
         return f"{name}: {_first_line(str(exc))}"
     status = exc.status_code
-    detail = _detail(exc)
-    key_hint = provider.key_env or "its api_key_cmd"
-    if status == 401:
-        return f"{name} rejected the API key (401){detail}; check {key_hint}"
-    if status == 403:
-        return f"{name} refused access (403){detail}; check that your key may use model {model!r}"
-    if status == 404:
-        return f"model {model!r} not found at {name} (404){detail}; check the model name"
-    if status == 429:
-        return f"{name} is rate limiting you (429){detail}; wait a moment and try again"
-    if status == 408:
-        return f"{name} timed out the request (408){detail}; try again"
-    if status == 413:
-        return f"{name} says the chat is too large (413){detail}; shorten the chat or start a new one"
-    if status >= 500:
-        return f"{name} had a server error ({status}){detail}; try again later"
-    return f"{name} refused the request ({status}){detail}"
+    if status in _STATUS_MESSAGES:
+        cause, fix = _STATUS_MESSAGES[status]
+    elif status >= 500:
+        cause, fix = "{name} had a server error ({status})", "try again later"
+    else:
+        cause, fix = "{name} refused the request ({status})", ""
+    fields = {"name": name, "status": status, "model": repr(model), "key_hint": provider.key_env or "its api_key_cmd"}
+    line = cause.format(**fields) + _detail(exc)
+    return f"{line}; {fix.format(**fields)}" if fix else line
+
+
+#: status -> (what happened, what to do); {name}, {model}, {key_hint} are filled in.
+_STATUS_MESSAGES: dict[int, tuple[str, str]] = {
+    401: ("{name} rejected the API key (401)", "check {key_hint}"),
+    403: ("{name} refused access (403)", "check that your key may use model {model}"),
+    404: ("model {model} not found at {name} (404)", "check the model name"),
+    408: ("{name} timed out the request (408)", "try again"),
+    413: ("{name} says the chat is too large (413)", "shorten the chat or start a new one"),
+    429: ("{name} is rate limiting you (429)", "wait a moment and try again"),
+}
 
 
 def _detail(exc: Any) -> str:
