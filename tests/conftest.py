@@ -13,12 +13,14 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from chatvim_ls.providers import BUILTIN_PROVIDERS
+
 from .fake_provider import FakeProvider
 from .lsp_editor import EditorCopy
 
 FAKE_KEY = "sk-fake-secret-0123456789"
-KEY_VARIABLES = ("OPENAI_API_KEY", "XAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "OPENROUTER_API_KEY",
-                 "DEEPSEEK_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY", "OPENAI_BASE_URL")  # fmt: skip
+# Every built-in provider's key variable, and OpenAI's base URL: none may leak in from the environment.
+KEY_VARIABLES = (*(p.key_env for p in BUILTIN_PROVIDERS.values() if p.key_env), "OPENAI_BASE_URL")
 CONFIG_HOME = tempfile.mkdtemp(prefix="chatvim-test-config-")
 SERVER_ENV = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES} | {
     "XDG_CONFIG_HOME": CONFIG_HOME,

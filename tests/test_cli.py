@@ -11,16 +11,7 @@ from pathlib import Path
 
 import pytest
 
-KEY_VARIABLES = (
-    "OPENAI_API_KEY",
-    "XAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GEMINI_API_KEY",
-    "OPENROUTER_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "MISTRAL_API_KEY",
-    "GROQ_API_KEY",
-)
+from .conftest import KEY_VARIABLES
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

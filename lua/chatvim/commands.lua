@@ -16,11 +16,11 @@ local function client_or_say_why(bufnr)
   if client then
     return client
   end
-  if not server.find(require('chatvim').options().cmd) then
+  local options = require('chatvim').options()
+  if not server.find(options.cmd) then
     notify(server.install_hint)
   else
-    notify('no chatvim-ls attached to this buffer (is it a ' .. table.concat(require('chatvim').options().filetypes, '/')
-      .. ' file?)')
+    notify('no chatvim-ls attached to this buffer (is it a ' .. table.concat(options.filetypes, '/') .. ' file?)')
   end
 end
 
@@ -89,9 +89,7 @@ end
 local ACTIONS = {
   complete = M.complete,
   stop = M.stop,
-  new = function(where)
-    M.new(where)
-  end,
+  new = M.new,
 }
 
 --- Create the user commands (the plugin does it at startup; no setup needed).
