@@ -100,6 +100,8 @@ class Completion:
         writing = asyncio.create_task(self._write())
         await asyncio.wait({self._reader, writing}, return_when=asyncio.FIRST_COMPLETED)
         if not self._reader.done():  # the writer failed first
+            if not writing.cancelled() and isinstance(writing.exception(), EditorRefused):
+                self.error = str(writing.exception())
             self.stop(Outcome.FAILED)
             await asyncio.wait({self._reader})
         self._settle_outcome()
@@ -184,6 +186,12 @@ class Completion:
             if writer.waiting_for_change:
                 writer.retry_now()
             elif writer.awaiting_echo:
+                if writer.changes_heard == 0:
+                    # Not one didChange since the answer began: writing again would only repeat it.
+                    raise EditorRefused(
+                        "the editor applied the answer but never reported the change (didChange); "
+                        "reopen the file, or restart the editor's language client"
+                    ) from None
                 log.info("no didChange for an applied edit; writing its text again")
                 writer.give_up_waiting()
         self._wake.clear()
@@ -240,4 +248,4 @@ class Completion:
 
 
 class EditorRefused(Exception):
-    """The editor kept refusing the answer's edits."""
+    """The editor kept refusing the answer's edits, or never reported them."""

@@ -71,6 +71,7 @@ class AnswerWriter:
         self.whole_lines = whole_lines
         self.versioned = versioned
         self.anchor = doc.before_final_line_break()
+        self.line_break = doc.line_break()
         self.pending = ""
         self.opened = False
         self.finishing = False
@@ -81,6 +82,7 @@ class AnswerWriter:
         self.waiting_for_change = False
         self.hold_repairs = False  # set by the server while the user is typing
         self.user_changes = 0
+        self.changes_heard = 0  # didChange content changes, ours and the user's
         self.refusals_in_a_row = 0
         self.edits_sent = 0
         self.edits_refused = 0
@@ -158,13 +160,22 @@ class AnswerWriter:
             text = self.pending
             if self.whole_lines and not self.finishing:
                 text = text[: text.rfind("\n") + 1]
+            elif self.line_break == "\r\n" and text.endswith("\r") and not self.finishing:
+                text = text[:-1]  # its "\n" may come next
             self.pending = self.pending[len(text) :]
-            return text
+            return self._in_line_style(text)
         if self.finishing and self.opened and not self.closed:
             self.closed = True
             before, after = self.doc.text_before(self.anchor, _TAIL), self.doc.text_after(self.anchor, _TAIL)
-            return answer_closing(before, self.delimiters, after)
+            return self._in_line_style(answer_closing(before, self.delimiters, after))
         return ""
+
+    def _in_line_style(self, text: str) -> str:
+        """`text` with the document's line breaks: editors convert what they
+        insert to them (and report it so), and the user's file keeps one style."""
+        if self.line_break == "\n":
+            return text
+        return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
     def _send(self, change: Change, *, moves_anchor: bool) -> Edit:
         version = self.doc.version if self.versioned else None
@@ -213,6 +224,7 @@ class AnswerWriter:
     def apply_change(self, change: Change) -> None:
         """Apply one didChange content change to the document, telling our
         own edits (in order, or at a stale place) from the user's."""
+        self.changes_heard += 1
         self.waiting_for_change = False
         sent = self.in_flight
         if sent is not None and not sent.echoed and self.doc.same_result(change, sent.expected):
@@ -248,7 +260,9 @@ class AnswerWriter:
         at = self.doc.from_client(*sent.client_start)
         copies = [Change.insert(at, sent.sent.text)]
         if at == self.doc.end() and at.character == 0 and at.line > 0:
-            copies.append(Change.insert(at, sent.sent.text + "\n"))  # Neovim: a line added after the last one
+            copies.append(
+                Change.insert(at, sent.sent.text + self.line_break)
+            )  # Neovim: a line added after the last one
         for copy in copies:
             if self.doc.same_result(change, copy):
                 return sent, copy

@@ -149,6 +149,13 @@ class TextDocument:
             return Position(len(self.lines) - 2, len(self.line_text(len(self.lines) - 2)))
         return self.end()
 
+    def line_break(self) -> str:
+        """The line break of the document's last ended line, "\r\n" or "\n"
+        (also for a lone "\r", which no editor of ours writes)."""
+        if len(self.lines) > 1 and self.lines[-2].endswith("\r\n"):
+            return "\r\n"
+        return "\n"
+
     def advance(self, pos: Position, count: int) -> Position:
         """The position `count` code points after `pos` (line breaks count
         as their length)."""

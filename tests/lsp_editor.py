@@ -57,6 +57,7 @@ class EditorCopy:
         self.edits: list[lsp.ApplyWorkspaceEditParams] = []
         self.lost: list[str] = []  # user or document text a server edit deleted
         self.race: Callable[[], None] | None = None
+        self.silent = False  # apply edits but send no didChange (Neovim 0.11 after a crash, see lua/chatvim/lsp.lua)
         self.encoding = "utf-16"
         self.keeps_final_line_break = str(getattr(client, "preset", "")).startswith("neovim")
 
@@ -127,7 +128,9 @@ class EditorCopy:
             text_document=lsp.VersionedTextDocumentIdentifier(uri=self.uri, version=self.version),
             content_changes=[change],
         )
-        if self.delay:
+        if self.silent:
+            pass
+        elif self.delay:
             asyncio.get_running_loop().call_later(self.delay, self.client.text_document_did_change, params)
         else:
             self.client.text_document_did_change(params)

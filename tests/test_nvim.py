@@ -225,16 +225,59 @@ def test_the_cursor_follows_only_where_it_was_at_the_end(nvim: pynvim.Nvim, prov
     assert bottom.cursor[0] == len(nvim.current.buffer)
 
 
-def test_the_spinner_goes_when_the_server_is_killed(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
-    provider.scenarios["m"] = Scenario.rate(2000, 100)
+def test_a_killed_server_is_restarted_and_the_partial_answer_stays(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = [Scenario.rate(2000, 100), Scenario.text(["fine"])]
     new_chat(nvim)
     nvim.command("ChatvimComplete")
     eventually(lambda: spinner(nvim) and "tok" in "\n".join(nvim.current.buffer[:]))
-    (server,) = subprocess.run(["pgrep", "-P", str(nvim.funcs.getpid())], capture_output=True, text=True).stdout.split()
-    os.kill(int(server), signal.SIGKILL)
-    eventually(lambda: not spinner(nvim))
+    first = server_pid(nvim)
+    os.kill(first, signal.SIGKILL)
+    eventually(lambda: not spinner(nvim) and attached(nvim) and server_pid(nvim) not in (first, None))
     assert lua(nvim, "return require('chatvim').status()") == ""
-    assert "tok" in "\n".join(nvim.current.buffer[:])  # the partial answer stays, readable
+    lines = nvim.current.buffer[:]
+    assert lines[-3:-1] == ["# === ASSISTANT ===", ""] and lines[-1].startswith("tok tok")  # readable, as far as it got
+
+    nvim.current.buffer.append(["", "# === USER ===", "", "And now?"])
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert nvim.current.buffer[-8:] == ["And now?", "", "# === ASSISTANT ===", "", "fine", "", "# === USER ===", ""]
+    *_, partial, question = provider.requests[1].body["messages"]
+    assert partial["role"] == "assistant" and partial["content"].startswith("tok tok")
+    assert question == {"role": "user", "content": "And now?"}
+
+
+def test_complete_starts_a_server_that_was_stopped(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text(["fine"])
+    new_chat(nvim)
+    lua(nvim, "vim.lsp.stop_client(vim.lsp.get_clients({ name = 'chatvim' }))")
+    eventually(lambda: not attached(nvim) and server_pid(nvim) is None)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert nvim.current.buffer[-6:] == ["# === ASSISTANT ===", "", "fine", "", "# === USER ===", ""]
+
+
+def test_a_crlf_file_stays_crlf(nvim: pynvim.Nvim, provider: FakeProvider, home: Path) -> None:
+    """Neovim reports a 'dos' buffer's changes with CRLF line breaks: the
+    server writes them so, or every edit would look like someone else's."""
+    provider.scenarios["m"] = Scenario.text(["two\n", "lines"], delay=0.02)
+    chat = home / "chats" / "crlf.md"
+    chat.write_bytes(b"# === USER ===\r\n\r\nHi?\r\n")
+    nvim.command(f"edit {chat}")
+    eventually(lambda: attached(nvim))
+    assert nvim.current.buffer.options["fileformat"] == "dos"
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    nvim.command("silent write")
+    assert (
+        chat.read_bytes()
+        == b"# === USER ===\r\n\r\nHi?\r\n\r\n# === ASSISTANT ===\r\n\r\ntwo\r\nlines\r\n\r\n# === USER ===\r\n\r\n"
+    )
+    assert messages(nvim) == ""
+
+
+def server_pid(nvim: pynvim.Nvim) -> int | None:
+    found = subprocess.run(["pgrep", "-P", str(nvim.funcs.getpid())], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if len(found) == 1 else None
 
 
 def test_checkhealth(nvim: pynvim.Nvim) -> None:

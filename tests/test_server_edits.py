@@ -22,6 +22,8 @@ from .lsp_editor import (
     EditorCopy,
     closing_written,
     complete,
+    ended,
+    errors,
     open_chat,
     wait_until,
     written,
@@ -43,7 +45,7 @@ def assert_whole(editor: EditorCopy, answer: str) -> None:
 async def test_edits_that_meet_a_changed_document(client: LanguageClient, fake: FakeProvider, mode: str) -> None:
     """The user wins the race five times: each time an edit arrives, a line
     was typed above it a moment before."""
-    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.05)  # 2 s: the races happen while it streams
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)  # 0.8 s: the races happen while it streams
     editor = open_chat(client, mode=mode)
     await complete(client, editor)
     for i in range(5):
@@ -61,7 +63,7 @@ async def test_a_wide_character_typed_inside_the_answer_line(
 ) -> None:
     """An emoji typed on the answer's line just before an edit arrives: the
     edit's column, in the editor's units, now points elsewhere."""
-    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.05)
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
     editor = open_chat(client, mode=mode)
     await complete(client, editor)
     await wait_until(lambda: "w0 " in editor.text)
@@ -76,7 +78,7 @@ async def test_a_wide_character_typed_inside_the_answer_line(
 async def test_a_line_deleted_above_just_before_an_edit(client: LanguageClient, fake: FakeProvider, mode: str) -> None:
     """The edit's line number now points one line further down: at the end of
     the document, where Neovim adds a line of its own."""
-    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.05)
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
     editor = open_chat(client, QUESTION.replace("What", "scratch\nWhat"), mode=mode)
     await complete(client, editor)
     editor.race = lambda: editor.delete_own_text(editor.text.index("scratch"), len("scratch\n"))
@@ -173,3 +175,18 @@ def randomized(examples: int):  # type: ignore[no-untyped-def]
 
 test_random_user_edits_at_random_moments = randomized(25)
 test_random_user_edits_at_random_moments_long = pytest.mark.slow(randomized(500))
+
+
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)  # it waits out the 3 s echo timeout
+async def test_an_editor_that_never_reports_the_answer_gets_it_once(client: LanguageClient, fake: FakeProvider) -> None:
+    """No didChange at all (Neovim 0.11 stops sending them for a buffer edited
+    while its server was down): one clear error, not the answer over and over."""
+    fake.scenarios["m"] = Scenario.text(WORDS, delay=0.01)
+    editor = open_chat(client)
+    editor.silent = True
+    await complete(client, editor)
+    await wait_until(lambda: errors(client), timeout=10)
+    assert errors(client) == ["chatvim: the editor applied the answer but never reported the change (didChange); "
+                              "reopen the file, or restart the editor's language client"]  # fmt: skip
+    assert len(editor.edits) == 1 and editor.text.count("# === ASSISTANT ===") == 1
+    await wait_until(lambda: ended(client))

@@ -272,3 +272,18 @@ def test_apply_matches_string_splicing(text: str, start: int, length: int, inser
     doc.apply(change)
     assert doc.text == text[:start] + insert + text[end:]
     assert doc.lines == TextDocument("u", doc.text).lines
+
+
+def test_a_crlf_document_gets_crlf_line_breaks() -> None:
+    """Editors turn inserted line breaks into the document's own (and report
+    them so); the server writes them that way in the first place."""
+    question = QUESTION.replace("\n", "\r\n")
+    session = Session.start(question)
+    for token in ["2.\r", "\nDone", "\n", "two\r\nlines"]:  # a CRLF split across tokens stays one
+        session.writer.add(token)
+        session.settle()
+    session.writer.finish()
+    session.settle()
+    answer = "\r\n# === ASSISTANT ===\r\n\r\n2.\r\nDone\r\ntwo\r\nlines\r\n\r\n# === USER ===\r\n\r\n"
+    assert session.editor.current == question + answer
+    assert session.writer.done and session.writer.edits_refused == 0

@@ -9,18 +9,51 @@ local function notify(message, level)
   vim.notify('chatvim: ' .. message, level or vim.log.levels.ERROR)
 end
 
----@param bufnr integer
----@return vim.lsp.Client?
-local function client_or_say_why(bufnr)
-  local client = lsp.client(bufnr)
-  if client then
-    return client
-  end
+local function say_why_not_attached()
   local options = require('chatvim').options()
   if not server.find(options.cmd) then
     notify(server.install_hint)
   else
     notify('no chatvim-ls attached to this buffer (is it a ' .. table.concat(options.filetypes, '/') .. ' file?)')
+  end
+end
+
+---@param bufnr integer
+---@return vim.lsp.Client?
+local function client_or_say_why(bufnr)
+  local client = lsp.client(bufnr)
+  if not client then
+    say_why_not_attached()
+  end
+  return client
+end
+
+--- Call `use` with the buffer's client; start one first if there is none
+--- (the server crashed or was stopped), so the command just works again.
+---@param bufnr integer
+---@param use fun(client: vim.lsp.Client)
+local function with_client(bufnr, use)
+  local client = lsp.client(bufnr)
+  if client then
+    return use(client)
+  end
+  local options = require('chatvim').options()
+  if not vim.tbl_contains(options.filetypes, vim.bo[bufnr].filetype) or not server.find(options.cmd) then
+    return say_why_not_attached()
+  end
+  local waiting = vim.api.nvim_create_autocmd('LspAttach', {
+    buffer = bufnr,
+    callback = function(args)
+      local attached = vim.lsp.get_client_by_id(args.data.client_id)
+      if attached and attached.name == 'chatvim' then
+        use(attached)
+        return true -- once
+      end
+    end,
+  })
+  if not vim.lsp.start(lsp.config(options), { bufnr = bufnr }) then
+    vim.api.nvim_del_autocmd(waiting)
+    notify('could not start chatvim-ls; see :checkhealth chatvim')
   end
 end
 
@@ -46,13 +79,11 @@ end
 --- Stream the answer into the current buffer.
 function M.complete()
   local bufnr = vim.api.nvim_get_current_buf()
-  local client = client_or_say_why(bufnr)
-  if not client then
-    return
-  end
-  streams.expect(bufnr)
-  run(client, 'chatvim.complete', bufnr, function()
-    streams.unexpect(bufnr) -- refused: no stream will begin for it
+  with_client(bufnr, function(client)
+    streams.expect(bufnr)
+    run(client, 'chatvim.complete', bufnr, function()
+      streams.unexpect(bufnr) -- refused: no stream will begin for it
+    end)
   end)
 end
 
