@@ -3,6 +3,7 @@ chatvim-ls over stdio (with the editor presets of pytest-lsp)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
@@ -57,13 +58,19 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fak
     lsp_client.preset = request.param  # type: ignore[attr-defined]
 
     @lsp_client.feature(lsp.WORKSPACE_APPLY_EDIT)
-    def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
+    async def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
         uri = (
             next(iter(params.edit.changes or {}))
             if params.edit.changes
             else params.edit.document_changes[0].text_document.uri
         )  # type: ignore[union-attr, index]
-        return editors[uri].apply(params)
+        editor = editors[uri]
+        if editor.apply_delay:  # an editor slow to apply edits
+            editor.applying += 1
+            editor.most_applying = max(editor.most_applying, editor.applying)
+            await asyncio.sleep(editor.apply_delay)
+            editor.applying -= 1
+        return editor.apply(params)
 
     capabilities = client_capabilities(request.param)
     if request.node.get_closest_marker("without_progress"):

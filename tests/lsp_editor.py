@@ -57,6 +57,8 @@ class EditorCopy:
         self.edits: list[lsp.ApplyWorkspaceEditParams] = []
         self.lost: list[str] = []  # user or document text a server edit deleted
         self.race: Callable[[], None] | None = None
+        self.apply_delay = 0.0  # seconds each server edit takes to apply
+        self.applying = self.most_applying = 0  # edits being applied now, and at most at once
         self.silent = False  # apply edits but send no didChange (Neovim 0.11 after a crash, see lua/chatvim/lsp.lua)
         self.encoding = "utf-16"
         self.keeps_final_line_break = str(getattr(client, "preset", "")).startswith("neovim")
@@ -71,6 +73,12 @@ class EditorCopy:
                 )
             )
         )
+
+    def close(self) -> None:
+        self.client.text_document_did_close(
+            lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=self.uri))
+        )
+        getattr(self.client, "editors", {}).pop(self.uri, None)
 
     def answer(self) -> str:
         """Everything the server wrote, in document order."""
