@@ -1,13 +1,19 @@
-"""Properties of the parser and the renderer, checked with hypothesis."""
+"""Properties of the parser, the renderer and the position/edit logic,
+checked with hypothesis (long runs: `pytest -m slow tests/test_properties.py`)."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatvim_ls.document import Message, parse_chat
+from chatvim_ls.problems import Position
 from chatvim_ls.render import answer_closing, answer_opening, render_chat
 from chatvim_ls.settings import Settings
+from chatvim_ls.textdoc import Change, TextDocument
 
 FRAGMENTS = [
     "# === USER ===",
@@ -106,3 +112,69 @@ def test_a_completion_appends_exactly_one_assistant_turn(history: list[Message],
     chat = parse_chat(text)
     assert chat.messages == [*history, Message("assistant", answer)]
     assert chat.turns[-1].role == "user" and chat.turns[-1].content == ""
+
+
+# -- positions and edits (textdoc.py) ---------------------------------------------------
+
+TEXT_CHARS = st.sampled_from(["a", "é", "🙂", "\t", "\u2028", "\x85", "\x0c", "\x00", "\r", "\n", "\r\n", "ש"])
+texts = st.lists(TEXT_CHARS, max_size=40).map("".join)
+_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def reference_position(text: str, offset: int) -> Position:
+    """An offset as LSP counts it: lines break at \\r\\n, \\r and \\n only."""
+    before = text[:offset]
+    breaks = list(_BREAK.finditer(before))
+    start = breaks[-1].end() if breaks else 0
+    return Position(len(breaks), offset - start)
+
+
+def valid_offsets(text: str) -> list[int]:
+    """Offsets that are positions (not between the \\r and \\n of a CRLF)."""
+    return [i for i in range(len(text) + 1) if not (0 < i < len(text) and text[i - 1 : i + 1] == "\r\n")]
+
+
+@st.composite
+def edited_documents(draw: st.DrawFn) -> tuple[str, str, list[tuple[int, int, str]]]:
+    """A text, a position encoding, and changes (start, end, new text) as offsets."""
+    start = text = draw(texts)
+    changes = []
+    for _ in range(draw(st.integers(0, 6))):
+        offsets = valid_offsets(text)
+        a, b = sorted((draw(st.sampled_from(offsets)), draw(st.sampled_from(offsets))))
+        new = draw(texts)
+        changes.append((a, b, new))
+        text = text[:a] + new + text[b:]
+    return start, draw(st.sampled_from(["utf-8", "utf-16", "utf-32"])), changes
+
+
+def check_positions_and_edits(start: str, encoding: str, changes: list[tuple[int, int, str]]) -> None:
+    doc = TextDocument("file:///t.md", start, encoding=encoding)
+    text = start
+    for a, b, new in changes:
+        doc.apply(Change(reference_position(text, a), reference_position(text, b), new))
+        text = text[:a] + new + text[b:]
+        assert doc.text == text
+        for offset in valid_offsets(text):
+            pos = reference_position(text, offset)
+            assert doc.from_client(*doc.to_client(pos)) == pos  # the client's units and back
+
+
+@settings(max_examples=300, deadline=None)
+@given(edited_documents())
+def test_positions_and_edits_match_a_plain_string(case: tuple[str, str, list[tuple[int, int, str]]]) -> None:
+    check_positions_and_edits(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=20_000, deadline=None)
+@given(documents)
+def test_parser_never_raises_long(text: str) -> None:
+    test_parser_never_raises_and_ranges_are_inside.hypothesis.inner_test(text)  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow
+@settings(max_examples=20_000, deadline=None)
+@given(edited_documents())
+def test_positions_and_edits_long(case: tuple[str, str, list[tuple[int, int, str]]]) -> None:
+    check_positions_and_edits(*case)

