@@ -40,6 +40,7 @@ class Scenario:
     cut_after: int | None = None  # send this many events, then drop the connection
     done: bool = True  # end with `data: [DONE]`
     raw: bytes | list[bytes] | None = None  # the body instead of events (a list: one TCP write each)
+    paced: bool = False  # event i goes out at start + i * delay, not `delay` after the last (no drift)
 
     @staticmethod
     def replay(name: str, *, delay: float = 0.0, **options: Any) -> Scenario:
@@ -92,6 +93,7 @@ class Request:
     started: float
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     closed_at: float | None = None
+    sent: list[tuple[int, str]] = field(default_factory=list)  # (time.monotonic_ns(), payload) per event sent
 
 
 class FakeProvider:
@@ -137,7 +139,7 @@ class FakeProvider:
             self.requests.append(request)
             self.request_seen.set()
             scenario = self._scenario_for(request.body)
-            responding = asyncio.create_task(self._respond(scenario, writer))
+            responding = asyncio.create_task(self._respond(scenario, writer, request))
             hangup = asyncio.create_task(reader.read())  # the client sends nothing more: b"" is its hang-up
             await asyncio.wait({responding, hangup}, return_when=asyncio.FIRST_COMPLETED)
             for task in (responding, hangup):
@@ -174,7 +176,7 @@ class FakeProvider:
         words = (users[-1] if users else "").split(" ")
         return Scenario.text([w + " " for w in words[:-1]] + words[-1:], delay=0.005)
 
-    async def _respond(self, scenario: Scenario, writer: asyncio.StreamWriter) -> None:
+    async def _respond(self, scenario: Scenario, writer: asyncio.StreamWriter, request: Request) -> None:
         if scenario.first_delay:
             await asyncio.sleep(scenario.first_delay)
         if scenario.status != 200:
@@ -199,15 +201,19 @@ class FakeProvider:
                 await asyncio.sleep(scenario.delay)  # separate TCP reads on the other side
             await self._send_chunk(writer, b"")
             return
+        started = time.monotonic()
         for index, event in enumerate(scenario.events):
             if scenario.stall_after is not None and index == scenario.stall_after:
                 await asyncio.Event().wait()  # hang until the client goes away
             if scenario.cut_after is not None and index == scenario.cut_after:
                 writer.transport.abort()
                 return
-            if scenario.delay:
+            if scenario.paced:
+                await asyncio.sleep(max(0.0, started + index * scenario.delay - time.monotonic()))
+            elif scenario.delay:
                 await asyncio.sleep(scenario.delay)
             await self._send_chunk(writer, f"data: {event}\n\n".encode())
+            request.sent.append((time.monotonic_ns(), event))
         if scenario.stall_after is not None and scenario.stall_after >= len(scenario.events):
             await asyncio.Event().wait()
         if scenario.done:
