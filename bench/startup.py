@@ -70,7 +70,7 @@ async def footprint(fake: FakeProvider) -> tuple[float, float]:
     bench = TimedBench(fake)
     await bench.start()
     pid = bench.client._server.pid  # type: ignore[union-attr]
-    idle = rss_mb(pid)
+    idle = await settled_rss_mb(pid)
     for _ in range(200):
         editor = bench.open_text(FRONT_MATTER + "# === USER ===\n\nGo.\n")
         await bench.command("chatvim.complete", editor.uri)
@@ -79,6 +79,18 @@ async def footprint(fake: FakeProvider) -> tuple[float, float]:
     after = rss_mb(pid)
     await bench.stop()
     return idle, after
+
+
+async def settled_rss_mb(pid: int) -> float:
+    """Resident memory once it stops changing (anything loading in the
+    background after `initialize` counts as idle)."""
+    last = rss_mb(pid)
+    while True:
+        await asyncio.sleep(0.5)
+        now = rss_mb(pid)
+        if now == last:
+            return now
+        last = now
 
 
 async def measure() -> Startup:

@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import os
 import uuid
@@ -348,8 +347,8 @@ def create_server() -> ChatvimServer:
 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls: ChatvimServer, params: lsp.InitializedParams) -> None:
-        # Load openai off the main thread now, so the first completion does not wait for it.
-        asyncio.get_running_loop().run_in_executor(None, importlib.import_module, "openai")
+        # openai is imported by the first completion (llm.py), not here: it holds
+        # about 25 MB, which a session that never asks anything should not pay.
         await ls.reread_workspace_configuration()
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)

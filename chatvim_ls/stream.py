@@ -27,6 +27,9 @@ How the answer stays whole while the user types:
   apply the deletion at stale coordinates too, if the user typed again in
   that instant; so the server holds repairs back while the user is typing
   (`hold_repairs`) and sends them in the next pause.
+- In a document whose lines end in CRLF, the answer's line breaks are
+  written as CRLF: editors convert inserted text to the document's line
+  breaks and report it so, and an echo must match what was sent.
 """
 
 from __future__ import annotations
@@ -260,9 +263,8 @@ class AnswerWriter:
         at = self.doc.from_client(*sent.client_start)
         copies = [Change.insert(at, sent.sent.text)]
         if at == self.doc.end() and at.character == 0 and at.line > 0:
-            copies.append(
-                Change.insert(at, sent.sent.text + self.line_break)
-            )  # Neovim: a line added after the last one
+            # Neovim: a line added after the last one gets a line break of its own.
+            copies.append(Change.insert(at, sent.sent.text + self.line_break))
         for copy in copies:
             if self.doc.same_result(change, copy):
                 return sent, copy

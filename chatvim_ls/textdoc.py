@@ -150,7 +150,7 @@ class TextDocument:
         return self.end()
 
     def line_break(self) -> str:
-        """The line break of the document's last ended line, "\r\n" or "\n"
+        r"""The line break of the document's last ended line, "\r\n" or "\n"
         (also for a lone "\r", which no editor of ours writes)."""
         if len(self.lines) > 1 and self.lines[-2].endswith("\r\n"):
             return "\r\n"
