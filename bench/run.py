@@ -2,7 +2,7 @@
 docs/benchmarks.md with a plot (docs/latency.png).
 
     pip install -e '.[test,bench]'     # bench adds matplotlib, for the plot
-    python bench/run.py                # from the repository root; about 6 minutes
+    python bench/run.py                # from the repository root; 3 to 5 minutes
 
 Each part also runs alone: bench/latency.py, bench/startup.py,
 bench/server.py (edits), bench/keystrokes.py.
