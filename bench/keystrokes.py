@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fake_provider import Scenario
-from tests.test_nvim import NVIM, REPO, ThreadedFake
+from tests.test_nvim import NVIM, REPO, ThreadedFake, make_home
 
 KEYSTROKES = 40
 SOCKET = "chatvim-bench"
@@ -68,12 +68,7 @@ def echo_times(count: int) -> list[float]:
 
 
 def start(home: Path, chat: Path, fake_url: str) -> None:
-    config = home / "config" / "chatvim"
-    config.mkdir(parents=True)
-    (config / "config.md").write_text(
-        f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{fake_url}"\n'
-        'api_key_env = "FAKE_API_KEY"\n+++\n'
-    )
+    make_home(home, fake_url)
     env = {"XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
            "FAKE_API_KEY": "sk-bench", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "TERM": "xterm-256color"}  # fmt: skip

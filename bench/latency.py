@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fake_provider import Scenario
-from tests.test_nvim import ThreadedFake, attached, eventually, start_nvim
+from tests.test_nvim import ThreadedFake, attached, eventually, make_home, start_nvim
 
 RATES = {50: 200, 200: 400, 1000: 1000}  # tokens/s: tokens per run
 SIZES = {"1 KB": 1_000, "200 KB": 200_000, "2 MB": 2_000_000, "10 MB": 10_000_000}
@@ -122,14 +122,7 @@ class Session:
     def __init__(self) -> None:
         self.threaded = ThreadedFake()
         self.fake = self.threaded.fake
-        self.home = Path(tempfile.mkdtemp(prefix="chatvim-bench-"))
-        config = self.home / "config" / "chatvim"
-        config.mkdir(parents=True)
-        (self.home / "chats").mkdir()
-        (config / "config.md").write_text(
-            f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{self.fake.base_url}"\n'
-            'api_key_env = "FAKE_API_KEY"\n+++\n'
-        )
+        self.home = make_home(Path(tempfile.mkdtemp(prefix="chatvim-bench-")), self.fake.base_url)
         self.nvim = start_nvim(self.home)
         self.count = 0
 

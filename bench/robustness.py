@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.server import Bench, until
 from tests.fake_provider import FakeProvider, Scenario
 from tests.lsp_editor import EditorCopy, closing_written
+from tests.test_server_load import rss_kb
 
 FRONT_MATTER = '+++\nmodel = "m"\nprovider = "fake"\n+++\n'
 TURN = "# === USER ===\n\n" + "q" * 480 + "\n\n# === ASSISTANT ===\n\n" + "a" * 480 + "\n\n"
@@ -97,10 +98,7 @@ async def ten_at_once(bench: TimedBench) -> tuple[float, bool]:
 
 
 def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    return rss_kb(pid) / 1024
 
 
 async def memory(bench: TimedBench, rounds: int = 4, per_round: int = 100) -> list[float]:

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import SERVER_ENV, init_options
 from tests.fake_provider import FakeProvider, Scenario
-from tests.lsp_editor import EditorCopy, closing_written
+from tests.lsp_editor import EditorCopy, closing_written, streams_ended
 
 RUNS = 15
 POLL = 0.0005  # seconds between looks at the client's state
@@ -90,13 +90,6 @@ class Bench:
             lsp.ExecuteCommandParams(command=name, arguments=list(args))
         )
 
-    def progress_ended(self, before: int) -> bool:
-        ends = [v for r in self.client.progress_reports.values() for v in r if isinstance(v, lsp.WorkDoneProgressEnd)]
-        return len(ends) > before
-
-    def ends_so_far(self) -> int:
-        return sum(isinstance(v, lsp.WorkDoneProgressEnd) for r in self.client.progress_reports.values() for v in r)
-
 
 async def complete_answer_times(bench: Bench) -> list[float]:
     bench.fake.scenarios["m"] = Scenario.text(["short answer"])
@@ -115,14 +108,14 @@ async def stop_times(bench: Bench) -> tuple[list[float], list[float]]:
     to_end, to_close = [], []
     for _ in range(RUNS):
         editor = bench.open_chat()
-        ends = bench.ends_so_far()
+        ends = streams_ended(bench.client)
         requests = len(bench.fake.requests)
         await bench.command("chatvim.complete", editor.uri)
         await until(lambda editor=editor: editor.text.count("tok") > 20)
         request = bench.fake.requests[requests]
         stopped = time.monotonic()
         await bench.command("chatvim.stop", editor.uri)
-        to_end.append(await until(lambda ends=ends: bench.progress_ended(ends)) - stopped)
+        to_end.append(await until(lambda ends=ends: streams_ended(bench.client) > ends) - stopped)
         await request.closed.wait()
         to_close.append(request.closed_at - stopped)  # type: ignore[operator]
         await until(lambda editor=editor: closing_written(editor))

@@ -233,7 +233,12 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> 
 
 
 def ended(client: LanguageClient) -> bool:
-    return any(isinstance(v, lsp.WorkDoneProgressEnd) for r in client.progress_reports.values() for v in r)
+    return streams_ended(client) > 0
+
+
+def streams_ended(client: LanguageClient) -> int:
+    """How many progress tokens have ended."""
+    return sum(any(isinstance(v, lsp.WorkDoneProgressEnd) for v in r) for r in client.progress_reports.values())
 
 
 def closing_written(editor: EditorCopy) -> bool:

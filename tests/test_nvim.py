@@ -53,17 +53,21 @@ def provider() -> Iterator[FakeProvider]:
     threaded.stop()
 
 
-@pytest.fixture
-def home(tmp_path: Path, provider: FakeProvider) -> Path:
-    """XDG config with the fake provider as the default, and a chats directory."""
-    config = tmp_path / "config" / "chatvim"
+def make_home(home: Path, base_url: str) -> Path:
+    """XDG config with the fake provider at `base_url` as the default, and a chats directory."""
+    config = home / "config" / "chatvim"
     config.mkdir(parents=True)
     (config / "config.md").write_text(
-        f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{provider.base_url}"\n'
+        f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{base_url}"\n'
         'api_key_env = "FAKE_API_KEY"\n+++\n'
     )
-    (tmp_path / "chats").mkdir()
-    return tmp_path
+    (home / "chats").mkdir()
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, provider: FakeProvider) -> Path:
+    return make_home(tmp_path, provider.base_url)
 
 
 def start_nvim(home: Path, setup: str | None = "require('chatvim').setup({ chat_dir = CHATS })") -> pynvim.Nvim:

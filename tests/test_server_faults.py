@@ -22,7 +22,7 @@ from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
 from .fake_provider import FakeProvider, Scenario, _chunk
-from .lsp_editor import complete, open_chat, wait_until, written
+from .lsp_editor import complete, open_chat, streams_ended, wait_until, written
 from .test_faults import STATUSES, sse
 
 
@@ -141,13 +141,13 @@ async def run_one(client: LanguageClient, fault: Fault, mode: str, number: int) 
 
     def settled() -> bool:
         shown = len(client.messages) > shown_before or fault.message is None
-        return _ended_streams(client) == number and shown and editor.text == expected
+        return streams_ended(client) == number and shown and editor.text == expected
 
     # A lax editor's misplaced copy is removed in the user's next pause, after the closing block.
     with contextlib.suppress(AssertionError):
         await wait_until(settled, timeout=5)
     assert editor.text == expected, fault.name
-    assert _ended_streams(client) == number, fault.name
+    assert streams_ended(client) == number, fault.name
     shown = [(m.type, m.message) for m in client.messages[shown_before:]]
     if fault.message is None:
         assert shown == [], fault.name
@@ -155,7 +155,3 @@ async def run_one(client: LanguageClient, fault: Fault, mode: str, number: int) 
         ((level, message),) = shown
         assert level == fault.level and fault.message in message and "\n" not in message, (fault.name, message)
     assert editor.lost == [], fault.name
-
-
-def _ended_streams(client: LanguageClient) -> int:
-    return sum(any(isinstance(v, lsp.WorkDoneProgressEnd) for v in r) for r in client.progress_reports.values())
