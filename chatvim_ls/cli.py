@@ -2,7 +2,8 @@
 
 `chatvim-ls` with no command serves LSP over stdio (or `--tcp`).
 `chatvim-ls complete --dry-run FILE` prints the request a chat would send as
-one JSON object, with no network and no key. Every failure is one line on
+one JSON object, with no network and no key. `chatvim-ls health` prints the
+configuration's health (`health.py`) for an editor's health check. Every failure is one line on
 stderr and a non-zero exit, never a traceback. Nothing but the protocol is
 ever written to stdout while serving.
 """
@@ -20,6 +21,7 @@ from pathlib import Path
 from . import __version__
 from .config import ConfigError, NotText, load_global_config, read_text
 from .document import parse_chat
+from .providers import NO_MODEL
 from .request import RequestError, build_request
 
 
@@ -40,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     complete = commands.add_parser("complete", help="show the request a chat file would send")
     complete.add_argument("--dry-run", action="store_true", help="print the request as JSON; send nothing")
     complete.add_argument("file", type=Path, metavar="FILE")
+    health = commands.add_parser("health", help="print the configuration's health as JSON (for :checkhealth)")
+    health.add_argument("--settings", default="{}", metavar="JSON", help="the editor's settings, as JSON")
     return parser
 
 
@@ -47,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "complete":
         return _complete(args.file, dry_run=args.dry_run)
+    if args.command == "health":
+        return _health(args.settings)
     return _serve(args)
 
 
@@ -96,11 +102,24 @@ def _complete(path: Path, *, dry_run: bool) -> int:
     for line in config.warnings + [p.one_line(str(path)) for p in chat.problems if not p.is_error]:
         print(line, file=sys.stderr)
     try:
-        request = build_request(chat, config, os.environ)
+        request = build_request(chat, config, os.environ, preview=True)
     except RequestError as exc:
         return _fail(exc.one_line(str(path)))
+    if not request.model:
+        print(f"{path}: warning: {NO_MODEL} (the request below has none)", file=sys.stderr)
     output = json.dumps(request.to_json(), ensure_ascii=False, indent=2) + "\n"
     sys.stdout.buffer.write(output.encode("utf-8"))
+    return 0
+
+
+def _health(settings: str) -> int:
+    from .health import report
+
+    try:
+        editor = json.loads(settings)
+    except ValueError:
+        return _fail('chatvim-ls health: --settings must be JSON, like \'{"flush": "line"}\'')
+    sys.stdout.write(json.dumps(report(editor), ensure_ascii=False) + "\n")
     return 0
 
 

@@ -41,6 +41,7 @@ class Editor(Protocol):
     def progress_report(self, message: str) -> None: ...
     def progress_end(self, message: str) -> None: ...
     def show(self, message: str, *, error: bool) -> None: ...
+    def log(self, message: str) -> None: ...
 
 
 class Outcome(Enum):
@@ -131,11 +132,15 @@ class Completion:
             self.finished_cleanly = True
         except (ProviderError, MissingKey) as exc:
             self.error = str(exc)
+            detail = exc.detail if isinstance(exc, ProviderError) else None
+            if detail:
+                self.editor.log(f"{self.provider} said: {detail}")
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # a bug or an unforeseen library error: say so, keep serving
             log.exception("completion failed")
-            self.error = f"chatvim-ls failed: {type(exc).__name__}: {exc}"
+            self.editor.log(f"chatvim-ls failed: {type(exc).__name__}: {exc}")
+            self.error = f"chatvim-ls failed ({type(exc).__name__}): the log says more; please report it"
 
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Text):
@@ -189,8 +194,7 @@ class Completion:
                 if writer.changes_heard == 0:
                     # Not one didChange since the answer began: writing again would only repeat it.
                     raise EditorRefused(
-                        "the editor applied the answer but never reported the change (didChange); "
-                        "reopen the file, or restart the editor's language client"
+                        "the editor never reported the answer's edits (didChange): reopen the file"
                     ) from None
                 log.info("no didChange for an applied edit; writing its text again")
                 writer.give_up_waiting()
@@ -218,7 +222,7 @@ class Completion:
             self.outcome = Outcome.FAILED
         elif not self.finished_cleanly:
             self.outcome = Outcome.FAILED
-            self.error = "the completion ended unexpectedly"
+            self.error = "the answer ended unexpectedly: try again"
         else:
             self.outcome = Outcome.DONE
 
@@ -239,10 +243,9 @@ class Completion:
         if self.outcome is Outcome.FAILED and self.error:
             self.editor.show(self.error, error=True)
         elif self.outcome is Outcome.DONE and self.tokens == 0:
-            self.editor.show(f"{self.provider} returned an empty answer for model {self.model!r}", error=False)
+            self.editor.show(f"{self.provider} sent an empty answer: try again, or another model", error=False)
         elif self.outcome is Outcome.DONE and self.finish_reason is None:
-            self.editor.show(f"the answer from {self.provider} was cut off: the stream ended without finishing; "
-                             "the text so far is kept", error=True)  # fmt: skip
+            self.editor.show(f"{self.provider} broke the answer off: try again (the text so far is kept)", error=True)
         elif self.outcome is Outcome.DONE and self.finish_reason == "content_filter":
             self.editor.show(f"{self.provider} stopped the answer with its content filter", error=False)
 

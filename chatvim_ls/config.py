@@ -9,21 +9,29 @@ silent; a broken one is a `ConfigError` whose one-line message names it.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .document import Message, parse_chat
+from .document import Chat, Message, parse_chat, split_lines
 from .providers import ProviderConfigError, check_provider_tables
 from .settings import Settings
 
 #: Keys of the global config and editor settings that a document cannot set.
-SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries")
+SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs")
 
 
 class ConfigError(Exception):
-    """The configuration cannot be used; the message is one line."""
+    """The configuration cannot be used; the message is one line, naming the
+    file and line. `short` is the same for the editor (`messages.WIDTH`), and
+    `setting` the key path at fault (`("providers", "local", "base_url")`)."""
+
+    def __init__(self, message: str, *, short: str | None = None, setting: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.short = short or message
+        self.setting = setting
 
 
 class NotText(Exception):
@@ -39,6 +47,7 @@ class ServerOptions:
     first_byte_timeout: float | None = None
     chunk_timeout: float | None = None
     max_retries: int | None = None
+    chat_dirs: tuple[Path, ...] = ()  # every markdown file under these is a chat (code actions)
 
     @staticmethod
     def from_mapping(data: Mapping[str, Any], where: str) -> ServerOptions:
@@ -46,20 +55,29 @@ class ServerOptions:
         try:
             providers = check_provider_tables(data.get("providers", {}), where)
         except ProviderConfigError as exc:
-            raise ConfigError(str(exc)) from None
+            path = ("providers", *(part for part in (exc.provider, exc.key) if part))
+            raise ConfigError(str(exc), setting=path) from None
         flush = data.get("flush")
         if flush not in (None, "token", "line"):
-            raise ConfigError(f'{where}: `flush` must be "token" or "line"')
+            raise ConfigError(f'{where}: `flush` must be "token" or "line"', setting=("flush",))
         timeouts = {}
         for key in ("first_byte_timeout", "chunk_timeout"):
             value = data.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0):
-                raise ConfigError(f"{where}: `{key}` must be a number of seconds above 0")
+                raise ConfigError(f"{where}: `{key}` must be a number of seconds above 0", setting=(key,))
             timeouts[key] = float(value) if value is not None else None
         retries = data.get("max_retries")
         if retries is not None and (isinstance(retries, bool) or not isinstance(retries, int) or retries < 0):
-            raise ConfigError(f"{where}: `max_retries` must be a whole number, 0 or more")
-        return ServerOptions(providers, flush, timeouts["first_byte_timeout"], timeouts["chunk_timeout"], retries)
+            raise ConfigError(f"{where}: `max_retries` must be a whole number, 0 or more", setting=("max_retries",))
+        dirs = data.get("chat_dirs", [])
+        if not isinstance(dirs, list) or not all(isinstance(d, str) and d for d in dirs):
+            raise ConfigError(
+                f'{where}: `chat_dirs` must be a list of folders, like ["~/chats"]', setting=("chat_dirs",)
+            )
+        chat_dirs = tuple(Path(d).expanduser().resolve() for d in dirs)
+        return ServerOptions(
+            providers, flush, timeouts["first_byte_timeout"], timeouts["chunk_timeout"], retries, chat_dirs
+        )
 
     def over(self, base: ServerOptions) -> ServerOptions:
         """These options, with `base` filling what is not set here."""
@@ -69,6 +87,7 @@ class ServerOptions:
             first_byte_timeout=self.first_byte_timeout or base.first_byte_timeout,
             chunk_timeout=self.chunk_timeout or base.chunk_timeout,
             max_retries=self.max_retries if self.max_retries is not None else base.max_retries,
+            chat_dirs=self.chat_dirs + base.chat_dirs,
         )
 
 
@@ -108,10 +127,42 @@ def parse_global_config(text: str, path: Path) -> GlobalConfig:
     chat = parse_chat(text, extra_keys=SERVER_KEYS, forbidden=())
     if chat.errors:
         first = chat.errors[0]
-        raise ConfigError(first.one_line(str(path)))
-    options = ServerOptions.from_mapping(chat.extra, str(path))
+        raise ConfigError(first.one_line(str(path)), short=first.one_line(path.name).replace(": error:", ":"))
+    try:
+        options = ServerOptions.from_mapping(chat.extra, str(path))
+    except ConfigError as exc:
+        problem = str(exc).removeprefix(f"{path}: ")
+        line, column = _setting_place(split_lines(text)[0], chat, exc.setting)
+        raise ConfigError(
+            f"{path}:{line + 1}:{column + 1}: error: {problem}", short=f"{path.name}:{line + 1}: {problem}"
+        ) from None
     warnings = [p.one_line(str(path)) for p in chat.problems]
     return GlobalConfig(path, chat.settings, options, chat.messages, warnings)
+
+
+def _setting_place(lines: list[str], chat: Chat, setting: tuple[str, ...]) -> tuple[int, int]:
+    """Line and column (0-based) where a key path such as ("providers",
+    "local", "base_url") is written in the front matter, TOML or YAML: each
+    part is looked for at or after the place of the one before (so
+    `[providers.local]` then `base_url = …` is found, and dotted keys and
+    inline tables too). Where a part is not found, the place of the last found."""
+    front = chat.front_matter
+    if front is None:
+        return 0, 0
+    place = (front.start_line, 0)
+    line, column = front.start_line + 1, 0
+    for part in setting:
+        key = re.compile(rf"""(?:^|[\s\[.{{,])["']?{re.escape(part)}["']?\s*(?:[=:\].]|$)""")
+        for number in range(line, front.end_line):
+            found = key.search(lines[number], column if number == line else 0)
+            if found:
+                start = found.start() + (found[0][:1] in " \t[.{,")
+                place = line, column = number, start
+                column = found.end() - 1
+                break
+        else:
+            break
+    return place
 
 
 def read_text(path: Path) -> str:

@@ -121,6 +121,34 @@ def parse_chat(
     return Chat(settings, turns, problems, front, extra)
 
 
+def is_chat(text: str, defaults: Settings | None = None) -> bool:
+    """Whether a markdown text is a chat: its front matter sets `model` or
+    `provider`, or it has a delimiter line outside code fences (a README that
+    shows the format in a fenced example is not a chat). A text with no
+    delimiter line anywhere is told apart without parsing it."""
+    if text.startswith(BOM):
+        text = text[len(BOM) :]
+    head = _front_matter_head(text)
+    chat = parse_chat(head, defaults) if head else None
+    if chat is not None and (chat.settings.model is not None or chat.settings.provider is not None):
+        return True
+    delimiters = (chat.settings if chat else Settings()).over(defaults or Settings()).delimiters
+    lines = "|".join(re.escape(d) for d in (delimiters.user, delimiters.assistant, delimiters.system))
+    if not re.search(rf"^(?:{lines})[ \t]*\r?$", text, re.MULTILINE):
+        return False
+    texts = split_lines(text)[0]
+    return bool(_delimiter_lines(texts, head.count("\n") if head else 0, delimiters, first_only=True))
+
+
+def _front_matter_head(text: str) -> str:
+    """The front matter with its fences, or "" if the text has none."""
+    fence = text[:3]
+    if fence not in _FENCES:
+        return ""
+    close = re.search(rf"(?:\r\n|\r|\n){re.escape(fence)}[ \t]*(?:\r\n|\r|\n|$)", text)
+    return text[: close.end()] if close else ""
+
+
 # -- front matter ------------------------------------------------------------
 
 
@@ -248,8 +276,10 @@ def _turns(texts: list[str], endings: list[str], start: int, delimiters: Delimit
     return turns
 
 
-def _delimiter_lines(texts: list[str], start: int, delimiters: Delimiters) -> list[tuple[int, str]]:
-    """(line, role) of every delimiter line outside closed code fences."""
+def _delimiter_lines(
+    texts: list[str], start: int, delimiters: Delimiters, *, first_only: bool = False
+) -> list[tuple[int, str]]:
+    """(line, role) of every delimiter line outside closed code fences (or the first)."""
     longest_closer = _longest_closers_after(texts, start)
     found: list[tuple[int, str]] = []
     open_fence: tuple[str, int] | None = None
@@ -266,6 +296,8 @@ def _delimiter_lines(texts: list[str], start: int, delimiters: Delimiters) -> li
         role = delimiters.role_of(text)
         if role is not None:
             found.append((line, role))
+            if first_only:
+                break
             continue
         opener = _fence_opener(text)
         # An opener that is never closed hides nothing.

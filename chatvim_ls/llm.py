@@ -5,17 +5,22 @@
 providers differ (usage chunks with no choices, reasoning under
 `reasoning_content` or `reasoning`, content as a list of typed parts). Every
 failure becomes a `ProviderError` whose message is one line saying the cause
-and the fix. `openai` is imported on first use: it takes most of a second.
+and the fix. `openai` is imported on first use, or ahead of it (`preload`): it
+takes most of a second.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
+import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from .messages import first_fitting, with_detail
 from .providers import Provider
 from .request import ChatRequest
 
@@ -56,7 +61,33 @@ class Timeouts:
 
 
 class ProviderError(Exception):
-    """A completion failed; the message is one line: cause, then fix."""
+    """A completion failed; the message is one line: cause, then fix
+    (`messages`). `detail` holds what the provider said, for the log."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
+
+
+@functools.cache
+def preload() -> concurrent.futures.Future[None]:
+    """Import openai in a thread of its own, once (the server calls this when
+    a chat is opened): the first answer then starts as fast as later ones,
+    and a server with no chat open never pays the memory. Await the future
+    before using openai: importing it on the event loop while the thread
+    imports it would block the loop on the import lock."""
+    future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    def load() -> None:
+        try:
+            import openai  # noqa: F401
+
+            future.set_result(None)
+        except BaseException as exc:  # the first answer reports it
+            future.set_exception(exc)
+
+    threading.Thread(target=load, name="chatvim-preload", daemon=True).start()
+    return future
 
 
 async def stream_answer(
@@ -67,6 +98,7 @@ async def stream_answer(
     timeouts: Timeouts = Timeouts(),
     max_retries: int = 2,
 ) -> AsyncIterator[Event]:
+    await asyncio.wrap_future(preload())  # at once if a chat was opened before
     import openai
 
     setup = (provider.name, provider.base_url, key or "no-key", tuple(sorted(provider.headers.items())))
@@ -78,7 +110,7 @@ async def stream_answer(
                 timeouts.first_byte,
             )
         except asyncio.TimeoutError:
-            raise ProviderError(_no_answer(provider, timeouts.first_byte, "before answering")) from None
+            raise ProviderError(_no_answer(provider, timeouts.first_byte, "first_byte_timeout")) from None
         async with stream:
             finish: str | None = None
             chunks = aiter(stream)
@@ -88,13 +120,15 @@ async def stream_answer(
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
-                    raise ProviderError(_no_answer(provider, timeouts.between_chunks, "mid-answer")) from None
-                except ValueError:  # the SDK's json.loads of one `data:` line
-                    raise ProviderError(f"{provider.name} sent an event that is not valid JSON; try again") from None
+                    raise ProviderError(_no_answer(provider, timeouts.between_chunks, "chunk_timeout")) from None
+                except ValueError as exc:  # the SDK's json.loads of one `data:` line
+                    raise ProviderError(
+                        f"{provider.name} sent an event that is not valid JSON: try again", str(exc)
+                    ) from None
                 except openai.APIConnectionError as exc:
                     raise ProviderError(
-                        f"the connection to {provider.name} broke off mid-answer ({_root_cause(exc)}); "
-                        "the text so far is kept; try again"
+                        f"the connection to {provider.name} broke off mid-answer: try again (the text so far is kept)",
+                        _root_cause(exc),
                     ) from None
                 for event in _events(chunk):
                     if isinstance(event, Finish):
@@ -103,7 +137,7 @@ async def stream_answer(
                         yield event
             yield Finish(finish)
     except openai.APIError as exc:
-        raise ProviderError(describe_error(exc, provider, request.model)) from None
+        raise ProviderError(describe_error(exc, provider, request.model), _provider_words(exc)) from None
 
 
 @functools.lru_cache(maxsize=16)
@@ -187,56 +221,66 @@ def _content_text(content: Any) -> str:
     return ""
 
 
-def _no_answer(provider: Provider, seconds: float, when: str) -> str:
-    return (
-        f"{provider.name} sent nothing for {seconds:g} s {when}; try again, or raise the timeout in your configuration"
-    )
+def _no_answer(provider: Provider, seconds: float, setting: str) -> str:
+    return f"{provider.name} sent nothing for {seconds:g} s: try again, or raise {setting} in config.md"
 
 
 def describe_error(exc: openai.APIError, provider: Provider, model: str) -> str:
-    """One line: what went wrong at the provider, and what to do."""
+    """One line: what went wrong at the provider, and what to do (`messages`);
+    the provider's own words only where they are the cause and fit."""
     import openai
 
     name = provider.name
     if isinstance(exc, openai.APITimeoutError):
-        return f"{name} did not answer in time; try again, or raise the timeout in your configuration"
+        return f"{name} did not answer in time: try again, or raise first_byte_timeout in config.md"
     if isinstance(exc, openai.APIConnectionError):
         cause = _root_cause(exc)
-        return f"cannot reach {name} at {provider.base_url} ({cause}); check the network or the provider's base_url"
+        host = urlsplit(provider.base_url).netloc or provider.base_url
+        if cause == "connection refused":
+            return first_fitting(f"cannot reach {name} at {host}: connection refused; is it running?",
+                                 f"cannot reach {name}: connection refused; is it running?")  # fmt: skip
+        if cause == "unknown host":
+            return first_fitting(f"cannot reach {name}: unknown host {host}; check the network or base_url",
+                                 f"cannot reach {name}: unknown host; check the network or base_url")  # fmt: skip
+        if cause.startswith("TLS error"):
+            return first_fitting(f"cannot reach {name} at {host}: TLS error; check base_url (http or https?)",
+                                 f"cannot reach {name}: TLS error; check base_url (http or https?)")  # fmt: skip
+        return first_fitting(
+            f"cannot reach {name} at {host} ({cause}): check network and base_url",
+            f"cannot reach {name} ({cause}): check the network and its base_url",
+        )
     if not isinstance(exc, openai.APIStatusError):
-        return f"{name}: {_first_line(str(exc))}"
+        return with_detail(f"{name} failed", str(exc))
     status = exc.status_code
-    if status in _STATUS_MESSAGES:
-        cause, fix = _STATUS_MESSAGES[status]
-    elif status >= 500:
-        cause, fix = "{name} had a server error ({status})", "try again later"
-    else:
-        cause, fix = "{name} refused the request ({status})", ""
     fields = {"name": name, "status": status, "model": repr(model), "key_hint": provider.key_env or "its api_key_cmd"}
-    line = cause.format(**fields) + _detail(exc)
-    return f"{line}; {fix.format(**fields)}" if fix else line
+    if status in _STATUS_MESSAGES:  # the cause is known: the provider's words go to the log only
+        cause, fix = _STATUS_MESSAGES[status]
+        return first_fitting(f"{cause.format(**fields)}: {fix.format(**fields)}", cause.format(**fields))
+    if status >= 500:
+        return with_detail(f"{name} had a server error ({status})", _provider_words(exc), "try again later")
+    return with_detail(f"{name} refused the request ({status})", _provider_words(exc))
 
 
 #: status -> (what happened, what to do); {name}, {model}, {key_hint} are filled in.
 _STATUS_MESSAGES: dict[int, tuple[str, str]] = {
     401: ("{name} rejected the API key (401)", "check {key_hint}"),
-    403: ("{name} refused access (403)", "check that your key may use model {model}"),
+    403: ("{name} refused access (403)", "check that your key may use {model}"),
     404: ("model {model} not found at {name} (404)", "check the model name"),
     408: ("{name} timed out the request (408)", "try again"),
-    413: ("{name} says the chat is too large (413)", "shorten the chat or start a new one"),
+    413: ("{name} says the chat is too large (413)", "shorten it, or start a new chat"),
     429: ("{name} is rate limiting you (429)", "wait a moment and try again"),
 }
 
 
-def _detail(exc: Any) -> str:
+def _provider_words(exc: Any) -> str | None:
+    """The provider's own error message (from the JSON body), if it sent one."""
     body = getattr(exc, "body", None)
-    message = None
     if isinstance(body, Mapping):
         error = body.get("error", body)
         message = error.get("message") if isinstance(error, Mapping) else error if isinstance(error, str) else None
-    if not isinstance(message, str) or not message.strip():
-        return ""
-    return f": {_first_line(message)}"
+        if isinstance(message, str) and message.strip():
+            return message.strip()
+    return None
 
 
 def _first_line(text: str, limit: int = 200) -> str:

@@ -8,6 +8,7 @@ come only from the user's configuration.
 from __future__ import annotations
 
 import asyncio
+import difflib
 import os
 import time
 from collections.abc import Mapping
@@ -30,6 +31,9 @@ class Provider:
     stream_usage: bool = True  # sends stream_options.include_usage
 
 
+#: The built-in providers. With no model and no provider set anywhere, the
+#: first one in this order whose key variable is set is used (ollama: when
+#: OLLAMA_HOST is set): the providers' own APIs, then the aggregators.
 BUILTIN_PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (
@@ -39,11 +43,11 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
         Provider(
             "gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY", "gemini-2.5-flash"
         ),
-        Provider("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4.1"),
         Provider("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat"),
         Provider(
             "mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "mistral-medium-latest", stream_usage=False
         ),
+        Provider("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4.1"),
         Provider("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "llama-3.3-70b-versatile"),
         Provider("ollama", "http://localhost:11434/v1", None, "llama3.2"),
     )
@@ -62,6 +66,13 @@ MODEL_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
 
 class ChoiceError(Exception):
     """No provider or model can be chosen; the message says what to set."""
+
+
+NO_MODEL = "no model set and no provider key found: set `model`, or export a key like OPENAI_API_KEY"
+
+
+class NoModel(ChoiceError):
+    """Nothing says which model to use, and no key points at a provider."""
 
 
 def provider_for_model(model: str, configured: Mapping[str, Mapping[str, Any]] | None = None) -> str | None:
@@ -89,29 +100,30 @@ def choose(
     neither, the first built-in provider whose key variable is set, with its
     default model.
     """
-    known = {*BUILTIN_PROVIDERS, *configured}
+    known = [*BUILTIN_PROVIDERS, *configured]
     if provider is not None:
         if provider not in known:
-            raise ChoiceError(
-                f"unknown provider {provider!r}: use one of {', '.join(sorted(known))}, "
-                f"or define [providers.{provider}] in your configuration"
-            )
+            guess = difflib.get_close_matches(provider, known, n=1, cutoff=0.65)
+            fix = f"did you mean {guess[0]!r}?" if guess else f"define [providers.{provider}] in config.md"
+            raise ChoiceError(f"unknown provider {provider!r}: {fix}")
         return (model or _default_model(provider, configured)), provider
     if model is not None:
         inferred = provider_for_model(model, configured)
         if inferred is None:
-            raise ChoiceError(
-                f'cannot tell which provider serves model {model!r}: add provider = "…" '
-                f"to the front matter (one of {', '.join(sorted(known))})"
-            )
+            raise ChoiceError(f"which provider serves model {model!r}? set `provider` in the front matter")
         return model, inferred
+    chosen = auto_provider(env)
+    if chosen is None:
+        raise NoModel(NO_MODEL)
+    return chosen.default_model, chosen.name
+
+
+def auto_provider(env: Mapping[str, str]) -> Provider | None:
+    """The provider used when no model and no provider is set anywhere."""
     for candidate in BUILTIN_PROVIDERS.values():
-        if candidate.key_env and env.get(candidate.key_env):
-            return candidate.default_model, candidate.name
-    variables = ", ".join(p.key_env for p in BUILTIN_PROVIDERS.values() if p.key_env)
-    raise ChoiceError(
-        f"no model chosen and no API key found: set one of {variables}, or set `model` in the front matter"
-    )
+        if env.get(candidate.key_env or "OLLAMA_HOST", "").strip():
+            return candidate
+    return None
 
 
 def _default_model(provider: str, configured: Mapping[str, Mapping[str, Any]]) -> str:
@@ -130,7 +142,13 @@ PROVIDER_KEYS = ("base_url", "api_key_env", "api_key_cmd", "headers", "models", 
 
 
 class ProviderConfigError(Exception):
-    """A `providers.NAME` table is wrong; the message is one line."""
+    """A `providers.NAME` table is wrong; the message is one line. `provider`
+    and `key` say where (None: the `providers` value itself)."""
+
+    def __init__(self, message: str, provider: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.key = key
 
 
 def check_provider_tables(tables: Mapping[str, Any], where: str) -> dict[str, Mapping[str, Any]]:
@@ -138,31 +156,40 @@ def check_provider_tables(tables: Mapping[str, Any], where: str) -> dict[str, Ma
     if not isinstance(tables, Mapping):
         raise ProviderConfigError(f"{where}: `providers` must hold one table per provider, like [providers.NAME]")
     for name, table in tables.items():
-        prefix = f"{where}: providers.{name}"
         if not isinstance(table, Mapping):
-            raise ProviderConfigError(f"{prefix} must be a table")
-        unknown = sorted(set(table) - set(PROVIDER_KEYS))
-        if unknown:
-            raise ProviderConfigError(f"{prefix}: unknown key `{unknown[0]}` (known: {', '.join(PROVIDER_KEYS)})")
-        if name not in BUILTIN_PROVIDERS and "base_url" not in table:
-            raise ProviderConfigError(f"{prefix} needs a base_url")
-        url = table.get("base_url", "http://")
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise ProviderConfigError(f"{prefix}.base_url must be an http:// or https:// URL")
-        if not isinstance(table.get("api_key_env", ""), str):
-            raise ProviderConfigError(f"{prefix}.api_key_env must be the name of an environment variable")
-        command = table.get("api_key_cmd", [])
-        if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
-            raise ProviderConfigError(f'{prefix}.api_key_cmd must be a list of arguments, like ["pass", "show", "x"]')
-        headers = table.get("headers", {})
-        if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
-            raise ProviderConfigError(f"{prefix}.headers must map header names to text")
-        models = table.get("models", [])
-        if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
-            raise ProviderConfigError(f"{prefix}.models must be a list of model names")
-        if not isinstance(table.get("stream_usage", True), bool):
-            raise ProviderConfigError(f"{prefix}.stream_usage must be true or false")
+            raise ProviderConfigError(f"{where}: providers.{name} must be a table", name)
+        for key, problem in _table_problems(name, table):
+            raise ProviderConfigError(f"{where}: providers.{name}{problem}", name, key)
     return dict(tables)
+
+
+def _table_problems(name: str, table: Mapping[str, Any]) -> list[tuple[str | None, str]]:
+    """(key, what is wrong) for each problem of one `providers.NAME` table."""
+    problems: list[tuple[str | None, str]] = []
+    unknown = sorted(set(table) - set(PROVIDER_KEYS))
+    if unknown:
+        guess = difflib.get_close_matches(unknown[0], PROVIDER_KEYS, n=1)
+        hint = f"did you mean `{guess[0]}`?" if guess else f"known: {', '.join(PROVIDER_KEYS)}"
+        problems.append((unknown[0], f": unknown key `{unknown[0]}`; {hint}"))
+    if name not in BUILTIN_PROVIDERS and "base_url" not in table:
+        problems.append((None, " needs a base_url"))
+    url = table.get("base_url", "http://")
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        problems.append(("base_url", ".base_url must be an http:// or https:// URL"))
+    if not isinstance(table.get("api_key_env", ""), str):
+        problems.append(("api_key_env", ".api_key_env must be the name of an environment variable"))
+    command = table.get("api_key_cmd", [])
+    if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
+        problems.append(("api_key_cmd", '.api_key_cmd must be a list of arguments, like ["pass", "show", "x"]'))
+    headers = table.get("headers", {})
+    if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
+        problems.append(("headers", ".headers must map header names to text"))
+    models = table.get("models", [])
+    if not isinstance(models, list) or not all(isinstance(m, str) for m in models):
+        problems.append(("models", ".models must be a list of model names"))
+    if not isinstance(table.get("stream_usage", True), bool):
+        problems.append(("stream_usage", ".stream_usage must be true or false"))
+    return problems
 
 
 def provider_named(name: str, configured: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> Provider:
@@ -219,7 +246,7 @@ def key_from_environment(provider: Provider, env: Mapping[str, str]) -> str | No
         return None
     key = env.get(provider.key_env, "").strip()
     if not key:
-        raise MissingKey(f"{provider.key_env} is not set: export it in the environment your editor starts from")
+        raise MissingKey(f"{provider.key_env} is not set: export it where you start your editor")
     return key
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from .config import GlobalConfig
 from .document import Chat, Message
 from .problems import Problem
-from .providers import ChoiceError, choose
+from .providers import ChoiceError, NoModel, choose
 
 #: Settings passed to the provider as they are, when set.
 SAMPLING_OPTIONS = ("temperature", "top_p", "max_tokens", "reasoning_effort", "seed", "stop")
@@ -29,8 +29,8 @@ class ChatRequest:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "model": self.model,
-            "provider": self.provider,
+            "model": self.model or None,  # none: a preview of a chat with no model (`preview`)
+            "provider": self.provider or None,
             "messages": [{"role": m.role, "content": m.content} for m in self.messages],
             **self.options,
         }
@@ -44,6 +44,11 @@ class RequestError(Exception):
         self.line = line
         self.problem = problem
 
+    @property
+    def short(self) -> str:
+        """For the editor, where the file is the one in front of the user: `line N: message`."""
+        return f"line {self.line + 1}: {self}" if self.line is not None else str(self)
+
     def one_line(self, where: str) -> str:
         if self.problem is not None:
             return self.problem.one_line(where)
@@ -51,7 +56,9 @@ class RequestError(Exception):
         return f"{place}: error: {self}"
 
 
-def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str]) -> ChatRequest:
+def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, preview: bool = False) -> ChatRequest:
+    """The request, or `RequestError`. A `preview` (the dry run) may have no
+    model: then its model and provider are "" (see `providers.NO_MODEL`)."""
     if chat.errors:
         first = chat.errors[0]
         more = len(chat.errors) - 1
@@ -63,6 +70,10 @@ def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str]) -> C
     _check_last_message(chat, messages, settings.delimiters.user)
     try:
         model, provider = choose(settings.model, settings.provider, config.providers, env)
+    except NoModel as exc:
+        if not preview:
+            raise RequestError(str(exc)) from None
+        model = provider = ""
     except ChoiceError as exc:
         raise RequestError(str(exc)) from None
     options = {name: getattr(settings, name) for name in SAMPLING_OPTIONS if getattr(settings, name) is not None}
@@ -71,14 +82,10 @@ def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str]) -> C
 
 def _check_last_message(chat: Chat, messages: list[Message], user_delimiter: str) -> None:
     if not chat.turns:
-        raise RequestError(f"nothing to send: the chat is empty; write your message under a `{user_delimiter}` line")
+        raise RequestError(f"nothing to send: the chat is empty; write your message under a `{user_delimiter}`")
     if messages and messages[-1].role == "user":
         return
     last = chat.turns[-1]
     if last.role == "user" and not last.content:
         raise RequestError(f"nothing to send: write your message under the last `{user_delimiter}`", last.start_line)
-    raise RequestError(
-        f"nothing to send: the chat ends with the {last.role}'s turn; "
-        f"add a `{user_delimiter}` line at the end and write your message under it",
-        last.start_line,
-    )
+    raise RequestError(f"nothing to send: add a `{user_delimiter}` line at the end and write under it", last.start_line)

@@ -4,7 +4,12 @@
   (`textdoc.TextDocument`), edited in place on didChange; pygls' own
   workspace copy is bypassed (it re-joins the whole text on every change).
 - `chatvim.complete [uri]` checks the chat, answers at once, then streams
-  the answer in the background (`completion.Completion`).
+  the answer in the background (`completion.Completion`). A refusal is one
+  message (showMessage) and the answer `{"started": false, "reason": …}`,
+  never also an error answer, which editors would show a second time.
+- Code actions: "Chatvim: complete" in chats only (`is_chat`), "Chatvim:
+  stop" instead while an answer streams.
+- Messages follow `messages.py`: one short line; details go to the log.
 - `chatvim.stop [uri]` (or `[]` for all), `window/workDoneProgress/cancel`
   and `$/cancelRequest` of a complete request stop a stream.
 - Configuration: `initializationOptions`, the `chatvim` section of
@@ -16,21 +21,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcInvalidParams, JsonRpcInvalidRequest
+from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from . import __version__
 from .completion import Completion, Outcome
 from .config import ConfigError, GlobalConfig, ServerOptions, load_global_config
-from .document import parse_chat
-from .llm import Event, Timeouts, stream_answer
+from .document import is_chat, parse_chat
+from .llm import Event, Timeouts, preload, stream_answer
+from .messages import EDITOR_HINTS, Hints, one_line
 from .providers import ChoiceError, MissingKey, api_key, forget_keys, key_from_environment, provider_named
 from .request import ChatRequest, RequestError, build_request
 from .secrets import redact, remember_secret
@@ -45,6 +55,7 @@ MARKDOWN_IDS = ("markdown", "md", "chatvim")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".chat")
 SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for streams to end
 CONFIGURATION_WAIT = 5.0  # seconds `complete` waits for settings being read
+DELIMITER_LINE = re.compile(r"^# === (?:USER|ASSISTANT|SYSTEM) ===[ \t]*\r?$", re.MULTILINE)
 
 
 class ChatvimProtocol(LanguageServerProtocol):
@@ -86,13 +97,18 @@ class ChatvimServer(LanguageServer):
         self.reading_configuration: asyncio.Task[None] | None = None
         self.settings_pushed = 0  # counts settings pushed by the editor: a slower read must not undo them
         self.position_encoding = "utf-16"
+        self.hints = Hints()  # how the user does things in their editor (the `editor` init option)
+        self.chat_checks: dict[str, tuple[int | None, bool]] = {}  # uri -> (version, is a chat)
 
     # -- documents -------------------------------------------------------------
 
     def open_document(self, item: lsp.TextDocumentItem) -> None:
-        self.documents[item.uri] = TextDocument(
+        doc = TextDocument(
             item.uri, item.text, item.version, encoding=self.position_encoding, language_id=item.language_id
         )
+        self.documents[item.uri] = doc
+        if _is_markdown(doc) and (DELIMITER_LINE.search(item.text) or item.text.startswith(("+++", "---"))):
+            preload()  # likely a chat: get the provider client's code ready, off the event loop
 
     def change_document(self, params: lsp.DidChangeTextDocumentParams) -> None:
         doc = self.documents.get(params.text_document.uri)
@@ -115,15 +131,41 @@ class ChatvimServer(LanguageServer):
         if completion is not None:
             completion.stop(Outcome.CLOSED)
         self.documents.pop(uri, None)
+        self.chat_checks.pop(uri, None)
+
+    def is_chat(self, doc: TextDocument) -> bool:
+        """Whether a document is a chat (README, "Which files are chats"):
+        under a `chat_dirs` folder, or a markdown file that `document.is_chat`
+        says is one. Once a chat, a document stays one while it has a
+        delimiter line (parsing a big chat on every code action request is
+        too slow)."""
+        if not _is_markdown(doc):
+            return False
+        try:
+            config = self.global_config()
+        except ConfigError:
+            return True  # the user will want to hear what is wrong with config.md
+        path = _file_path(doc.uri)
+        if path is not None and any(path.is_relative_to(folder) for folder in config.options.chat_dirs):
+            return True
+        version, known = self.chat_checks.get(doc.uri, (None, False))
+        if version != doc.version:
+            text = doc.text
+            was_chat = known and DELIMITER_LINE.search(text) is not None
+            known = was_chat or is_chat(text, config.settings)
+            self.chat_checks[doc.uri] = (doc.version, known)
+        return known
 
     # -- completions -------------------------------------------------------------
 
-    async def start_completion(self, uri: str, request_id: Any) -> None:
+    async def start_completion(self, uri: str, request_id: Any) -> bool:
+        """Start streaming an answer into `uri`; False if it was stopped or
+        closed before it could start. `Refused` says why it cannot."""
         doc = self.documents.get(uri)
         if doc is None:
-            raise self.refuse(f"{uri} is not open in the editor; open it first")
+            raise Refused(f"{_short_name(uri)} is not open in the editor: open it first")
         if uri in self.completions or uri in self.starting:
-            raise self.refuse("an answer is already streaming into this chat; stop it first (chatvim.stop)")
+            raise Refused(f"an answer is already streaming into this chat: stop it with {self.hints.stop}")
         reading = self.reading_configuration
         if reading is not None and not reading.done():  # settings just changed: use the new ones
             self.starting[uri] = False
@@ -132,7 +174,7 @@ class ChatvimServer(LanguageServer):
             finally:
                 stopped_meanwhile = self.starting.pop(uri)
             if stopped_meanwhile or self.documents.get(uri) is not doc:  # stopped, or closed, meanwhile
-                return
+                return False
         try:
             config = self.global_config()
             chat = parse_chat(doc.text, config.settings)
@@ -140,9 +182,10 @@ class ChatvimServer(LanguageServer):
             provider = provider_named(request.provider, config.providers, os.environ)
             if not provider.key_command:
                 key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
-        except (ConfigError, RequestError, ChoiceError, MissingKey) as exc:
-            message = exc.one_line(_short_name(uri)) if isinstance(exc, RequestError) else str(exc)
-            raise self.refuse(message) from None
+        except (RequestError, ConfigError) as exc:
+            raise Refused(exc.short) from None
+        except (ChoiceError, MissingKey) as exc:
+            raise Refused(str(exc)) from None
         options = config.options
         writer = AnswerWriter(
             doc, chat.settings.over(config.settings).delimiters, whole_lines=options.flush == "line",
@@ -159,6 +202,7 @@ class ChatvimServer(LanguageServer):
         task = asyncio.create_task(completion.run())
         self.runs.add(task)
         task.add_done_callback(lambda _: self._forget(uri, completion, request_id, task))
+        return True
 
     async def _events(self, request: ChatRequest, provider: Any, options: ServerOptions) -> AsyncGenerator[Event, None]:
         key = await api_key(provider)
@@ -192,14 +236,17 @@ class ChatvimServer(LanguageServer):
         uri = self.requests.pop(request_id, None)
         return uri is not None and self.stop_completions(uri) > 0
 
-    def refuse(self, message: str) -> JsonRpcInvalidRequest:
-        """Tell the user why, and give the error to raise as the answer."""
-        self.show(message, error=True)
-        return JsonRpcInvalidRequest(message=redact(message))
-
     def show(self, message: str, *, error: bool) -> None:
+        """Tell the user, once, in one line (`messages`). No "chatvim:" in front:
+        editors name the server themselves."""
         kind = lsp.MessageType.Error if error else lsp.MessageType.Warning
-        self.window_show_message(lsp.ShowMessageParams(type=kind, message=f"chatvim: {redact(message)}"))
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=redact(one_line(message))))
+
+    def log_detail(self, message: str) -> None:
+        """What a message leaves out (a provider's own words): to the log and
+        the editor's LSP log, at warning level, which Neovim keeps by default."""
+        log.warning("%s", redact(message))
+        self.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Warning, message=redact(message)))
 
     # -- configuration ------------------------------------------------------------
 
@@ -216,7 +263,7 @@ class ChatvimServer(LanguageServer):
         try:
             return ServerOptions.from_mapping(data, where)
         except ConfigError as exc:
-            self.show(str(exc), error=True)
+            self.show(exc.short, error=True)
             return ServerOptions()
 
     def reread_workspace_configuration(self) -> asyncio.Task[None]:
@@ -303,6 +350,9 @@ class LspEditor:
     def show(self, message: str, *, error: bool) -> None:
         self.server.show(message, error=error)
 
+    def log(self, message: str) -> None:
+        self.server.log_detail(message)
+
 
 def _change_from(doc: TextDocument, event: lsp.TextDocumentContentChangeEvent) -> Change:
     if isinstance(event, lsp.TextDocumentContentChangePartial):
@@ -322,6 +372,12 @@ def _short_name(uri: str) -> str:
     return uri.rsplit("/", 1)[-1] or uri
 
 
+def _file_path(uri: str) -> Path | None:
+    if not uri.startswith("file://"):
+        return None
+    return Path(url2pathname(urlsplit(uri).path)).resolve()
+
+
 def _is_markdown(doc: TextDocument) -> bool:
     return doc.language_id in MARKDOWN_IDS or doc.uri.lower().endswith(MARKDOWN_SUFFIXES)
 
@@ -335,6 +391,14 @@ def _uri_argument(args: tuple[Any, ...], *, optional: bool) -> str | None:
     return args[0]
 
 
+def _action(title: str, command: str, uri: str) -> lsp.CodeAction:
+    return lsp.CodeAction(title=title, command=lsp.Command(title, command, arguments=[uri]))
+
+
+class Refused(Exception):
+    """`chatvim.complete` cannot start; the message is one line for the user."""
+
+
 def create_server() -> ChatvimServer:
     server = ChatvimServer()
 
@@ -342,13 +406,16 @@ def create_server() -> ChatvimServer:
     def initialize(ls: ChatvimServer, params: lsp.InitializeParams) -> None:
         workspace = ls.protocol._workspace
         ls.position_encoding = _encoding_name(workspace.position_encoding if workspace else None)
-        if params.initialization_options:
-            ls.init_options = ls.read_editor_options(params.initialization_options, "initializationOptions")
+        options = params.initialization_options
+        if options:
+            ls.init_options = ls.read_editor_options(options, "initializationOptions")
+            editor = options.get("editor") if isinstance(options, dict) else None
+            ls.hints = EDITOR_HINTS.get(editor, Hints()) if isinstance(editor, str) else Hints()
 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls: ChatvimServer, params: lsp.InitializedParams) -> None:
-        # openai is imported by the first completion (llm.py), not here: it holds
-        # about 25 MB, which a session that never asks anything should not pay.
+        # openai is imported when a chat is opened (llm.preload), not here: it
+        # holds about 25 MB, which a session with no chat open should not pay.
         await ls.reread_workspace_configuration()
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -362,26 +429,30 @@ def create_server() -> ChatvimServer:
 
     @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION)
     def code_action(ls: ChatvimServer, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        # In chats only; while an answer streams, stop instead of complete
+        # (the commands themselves work in any document).
         doc = ls.documents.get(params.text_document.uri)
-        if doc is None or not _is_markdown(doc):
+        if doc is None:
             return []
-        uri = doc.uri
-        actions = [
-            lsp.CodeAction(
-                title="Chatvim: complete", command=lsp.Command("Chatvim: complete", COMPLETE, arguments=[uri])
-            )
-        ]
-        if uri in ls.completions:
-            actions.append(
-                lsp.CodeAction(title="Chatvim: stop", command=lsp.Command("Chatvim: stop", STOP, arguments=[uri]))
-            )
-        return actions
+        if doc.uri in ls.completions or doc.uri in ls.starting:
+            return [_action("Chatvim: stop", STOP, doc.uri)]
+        if ls.is_chat(doc):
+            return [_action("Chatvim: complete", COMPLETE, doc.uri)]
+        return []
 
     @server.command(COMPLETE)
-    async def complete(ls: ChatvimServer, *args: Any) -> None:
+    async def complete(ls: ChatvimServer, *args: Any) -> dict[str, Any]:
+        # A refusal is the one message shown (showMessage) and a plain answer
+        # saying so: an error answer too would be shown a second time by
+        # Neovim, and as a raw dump by Vim's and Emacs' clients.
         uri = _uri_argument(args, optional=False)
         assert uri is not None
-        await ls.start_completion(uri, ls.protocol.msg_id)
+        try:
+            started = await ls.start_completion(uri, ls.protocol.msg_id)
+        except Refused as exc:
+            ls.show(str(exc), error=True)
+            return {"started": False, "reason": redact(str(exc))}
+        return {"started": started}
 
     @server.command(STOP)
     async def stop(ls: ChatvimServer, *args: Any) -> dict[str, int]:

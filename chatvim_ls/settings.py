@@ -217,8 +217,7 @@ def check_settings(
         if key in forbidden:
             problems.append(
                 error(
-                    f"`{key}` cannot be set in a chat document (it could send your key elsewhere): "
-                    "set providers in your configuration",
+                    f"`{key}` may only be set in config.md (a chat could send your key elsewhere)",
                     where(key, "key"),
                 )
             )

@@ -212,6 +212,13 @@ async def complete(client: LanguageClient, editor: EditorCopy) -> object:
     )
 
 
+async def refused(client: LanguageClient, editor: EditorCopy) -> str:
+    """Ask for an answer that the server refuses; the reason it gives."""
+    result = await complete(client, editor)
+    assert isinstance(result, dict) and result["started"] is False, result
+    return str(result["reason"])
+
+
 async def stop(client: LanguageClient, *uris: str) -> object:
     return await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="chatvim.stop", arguments=list(uris))

@@ -70,7 +70,17 @@ def home(tmp_path: Path, provider: FakeProvider) -> Path:
     return make_home(tmp_path, provider.base_url)
 
 
-def start_nvim(home: Path, setup: str | None = "require('chatvim').setup({ chat_dir = CHATS })") -> pynvim.Nvim:
+def plugin_copy(where: Path) -> Path:
+    """The plugin's files alone, as a fresh clone has them: no `.venv` built in it
+    (the README's test command makes one in the repository itself)."""
+    for part in ("lua", "plugin", "lsp", "doc"):
+        shutil.copytree(REPO / part, where / part)
+    return where
+
+
+def start_nvim(
+    home: Path, setup: str | None = "require('chatvim').setup({ chat_dir = CHATS })", *, plugin: Path = REPO
+) -> pynvim.Nvim:
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     env |= {"XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
             "XDG_DATA_HOME": str(home / "data"), "FAKE_API_KEY": "sk-nvim-test",
@@ -80,7 +90,7 @@ def start_nvim(home: Path, setup: str | None = "require('chatvim').setup({ chat_
     os.environ.update(env)  # pynvim's child inherits the environment
     try:
         nvim = pynvim.attach("child", argv=[NVIM, "--embed", "--headless", "-n", "-i", "NONE", "-u", "NONE",
-                                            "--cmd", f"set rtp^={REPO}", "--cmd", "filetype on"])  # fmt: skip
+                                            "--cmd", f"set rtp^={plugin}", "--cmd", "filetype on"])  # fmt: skip
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -284,14 +294,40 @@ def server_pid(nvim: pynvim.Nvim) -> int | None:
     return int(found[0]) if len(found) == 1 else None
 
 
-def test_checkhealth(nvim: pynvim.Nvim) -> None:
-    new_chat(nvim)
+def checkhealth(nvim: pynvim.Nvim) -> str:
     nvim.command("checkhealth chatvim")
-    report = "\n".join(nvim.current.buffer[:])
+    return "\n".join(nvim.current.buffer[:])
+
+
+def test_checkhealth(nvim: pynvim.Nvim, home: Path, provider: FakeProvider) -> None:
+    new_chat(nvim)
+    report = checkhealth(nvim)
     assert "OK Neovim 0.11" in report and "OK server: " in report and "(chatvim-ls 0." in report
     assert "OK client running" in report and "attached to 1 buffer(s)" in report
-    assert "OK provider keys set: FAKE_API_KEY" not in report  # only the known variables are named
+    assert f"config: {home / 'config' / 'chatvim' / 'config.md'}" in report and "OK config.md has no problems" in report
+    assert f"OK a new chat uses provider fake, model m, at {provider.base_url} (key: FAKE_API_KEY, set)" in report
+    assert "provider keys set: none" in report  # of the built-in providers' variables
     assert "sk-nvim-test" not in report
+
+
+def test_checkhealth_reports_a_broken_config_with_its_line(nvim: pynvim.Nvim, home: Path) -> None:
+    config = home / "config" / "chatvim" / "config.md"
+    config.write_text('+++\nmodel = "m"\ntemprature = 1\n\n[providers.fake]\nbase_url = 5\n+++\n')
+    report = checkhealth(nvim)
+    assert f"ERROR {config}:6:1: error: providers.fake.base_url must be an http:// or https:// URL" in report
+    assert (
+        f"WARNING {config}:3:1: warning: unknown setting `temprature` (ignored); did you mean `temperature`?" in report
+    )
+    assert "a new chat: config.md has errors: every chat is refused until they are fixed" in report
+    assert "OK config.md" not in report
+
+
+def test_checkhealth_names_the_missing_key(nvim: pynvim.Nvim, home: Path) -> None:
+    (home / "config" / "chatvim" / "config.md").write_text('+++\nmodel = "grok-3"\n+++\n')
+    report = checkhealth(nvim)
+    assert (
+        "ERROR a new chat uses provider xai, model grok-3, at https://api.x.ai/v1, but XAI_API_KEY is not set" in report
+    )
 
 
 def test_lsp_config_works_without_setup(home: Path, provider: FakeProvider) -> None:
@@ -321,13 +357,18 @@ def test_no_keymaps_unless_asked(home: Path) -> None:
         mapped.close()
 
 
-def test_help_file(nvim: pynvim.Nvim, tmp_path: Path) -> None:
-    shutil.copytree(REPO / "doc", tmp_path / "doc")
-    nvim.command(f"set rtp^={tmp_path} | helptags {tmp_path / 'doc'}")
-    for tag in (":ChatvimNew", "chatvim-options", "chatvim-statusline", "chatvim-keymaps", "chatvim-install"):
-        nvim.command(f"help {tag}")
-        assert nvim.current.buffer.name.endswith("chatvim.txt")
-        nvim.command("close")
+def test_help_works_as_installed_by_hand(home: Path, tmp_path: Path) -> None:
+    """No `:helptags` needed after the README's steps: doc/tags is in the
+    repository (tests/test_repository.py keeps it up to date)."""
+    nvim = start_nvim(home, plugin=plugin_copy(tmp_path / "chatvim-ls"))
+    try:
+        for tag in ("chatvim", ":ChatvimNew", "chatvim-options", "chatvim-statusline", "chatvim-keymaps",
+                    "chatvim-install", "chatvim-undo", "chatvim-progress"):  # fmt: skip
+            nvim.command(f"help {tag}")
+            assert nvim.current.buffer.name.endswith("chatvim.txt")
+            nvim.command("close")
+    finally:
+        nvim.close()
 
 
 def test_a_failure_is_one_message_and_the_spinner_goes(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
@@ -336,7 +377,79 @@ def test_a_failure_is_one_message_and_the_spinner_goes(nvim: pynvim.Nvim, provid
     nvim.command("ChatvimComplete")
     eventually(lambda: "server error (500)" in messages(nvim))
     eventually(lambda: not spinner(nvim))
-    assert len(messages(nvim).splitlines()) == 1
+    assert messages(nvim) == "LSP[chatvim] fake had a server error (500): boom; try again later"
+
+
+def round_trip(nvim: pynvim.Nvim) -> None:
+    """A request to the server and its answer: whatever the server sent before
+    (messages, answers) has been handled by Neovim when this returns."""
+    lua(
+        nvim,
+        """
+        local params = vim.lsp.util.make_range_params(0, 'utf-8')
+        params.context = { diagnostics = {} }
+        vim.lsp.buf_request_sync(0, 'textDocument/codeAction', params, 5000)
+    """,
+    )
+
+
+def open_chat(nvim: pynvim.Nvim, home: Path, text: str, name: str = "chat.md") -> None:
+    chat = home / "chats" / name
+    chat.write_text(text)
+    nvim.command(f"edit {chat}")
+    eventually(lambda: attached(nvim))
+
+
+@pytest.mark.parametrize("how", ["command", "code action", "lua"])
+def test_a_refused_answer_is_one_message_that_fits(nvim: pynvim.Nvim, home: Path, how: str) -> None:
+    nvim.command("set columns=120")
+    open_chat(nvim, home, '+++\nmodel = "grok-3"\nprovider = "xai"\n+++\n# === USER ===\n\nHi?\n')  # XAI_API_KEY: unset
+    run = {"command": "ChatvimComplete", "code action": "lua vim.lsp.buf.code_action({ apply = true })",
+           "lua": "lua require('chatvim').complete()"}[how]  # fmt: skip
+    nvim.command(run)
+    eventually(lambda: "XAI_API_KEY" in messages(nvim))
+    round_trip(nvim)
+    assert messages(nvim) == "LSP[chatvim] XAI_API_KEY is not set: export it where you start your editor"
+
+
+def test_while_it_streams_stop_is_offered_and_complete_says_how_to_stop(
+    nvim: pynvim.Nvim, provider: FakeProvider
+) -> None:
+    provider.scenarios["m"] = Scenario.rate(2000, 100)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: "tok tok" in "\n".join(nvim.current.buffer[:]))
+    nvim.command("ChatvimComplete")
+    eventually(lambda: messages(nvim) != "")
+    round_trip(nvim)
+    assert messages(nvim) == "LSP[chatvim] an answer is already streaming into this chat: stop it with :ChatvimStop"
+    nvim.command("lua vim.lsp.buf.code_action({ apply = true })")  # the only action offered: stop
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert "\n".join(nvim.current.buffer[:]).count("tok") < 2000
+
+
+def test_the_spinner_hides_no_text(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    """It stands after the end of the line the answer is written on; no float."""
+    provider.scenarios["m"] = Scenario.text([f"w{i} " for i in range(60)], delay=0.03)
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: "w5 " in "\n".join(nvim.current.buffer[:]))
+    seen = lua(nvim, """
+        local ns = vim.api.nvim_get_namespaces()['chatvim.progress']
+        local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })
+        local floats = vim.tbl_filter(function(w) return vim.api.nvim_win_get_config(w).relative ~= '' end,
+          vim.api.nvim_list_wins())
+        local row = marks[1] and marks[1][2]
+        return { floats = #floats, marks = #marks, details = marks[1] and marks[1][4],
+                 line = row and vim.api.nvim_buf_get_lines(0, row, row + 1, false)[1], last = vim.fn.line('$') - 1,
+                 row = row }
+    """)  # fmt: skip
+    assert isinstance(seen, dict)
+    assert seen["floats"] == 0 and seen["marks"] == 1
+    assert seen["details"]["virt_text_pos"] == "eol" and "/s" in seen["details"]["virt_text"][0][0]
+    assert seen["row"] == seen["last"] and str(seen["line"]).startswith("w0 w1 w2 w3 w4 w5 ")  # the answer's line
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    assert lua(nvim, "return #vim.api.nvim_buf_get_extmarks(0, -1, 0, -1, {})") == 0
 
 
 def test_closing_the_buffer_mid_stream_takes_the_spinner_away(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
@@ -362,14 +475,17 @@ def test_progress_none_shows_no_spinner_but_keeps_status(home: Path, provider: F
         nvim.close()
 
 
-def test_no_server_is_one_message_saying_how_to_install(home: Path) -> None:
-    nvim = start_nvim(home, setup=None)
+def test_no_server_is_one_message_saying_how_to_install(home: Path, tmp_path: Path) -> None:
+    """The plugin as cloned, before its build step (the repository itself may
+    have a `.venv`: the README's test command makes one)."""
+    nvim = start_nvim(home, setup=None, plugin=plugin_copy(tmp_path / "chatvim-ls"))
     try:
         nvim.exec_lua("vim.env.PATH = '/nonexistent'; pcall(require('chatvim').setup)")
-        assert "chatvim-ls not found: install it (pipx install chatvim-ls), or build the plugin" in messages(nvim)
+        hint = "chatvim: chatvim-ls not found: build it as :help chatvim-install says, or set cmd in setup()"
+        assert messages(nvim) == hint and len(hint) <= 100
         nvim.command("ChatvimNew")
         nvim.exec_lua("pcall(vim.cmd.ChatvimComplete)")
-        assert messages(nvim).count("chatvim-ls not found") == 2 and "Traceback" not in messages(nvim)
+        assert messages(nvim) == f"{hint}\n{hint}"
     finally:
         nvim.close()
 
@@ -412,7 +528,7 @@ def test_a_bad_option_is_one_line(home: Path) -> None:
     nvim = start_nvim(home, setup=None)
     try:
         nvim.exec_lua("pcall(require('chatvim').setup, { progress = 'sometimes' })")
-        assert messages(nvim) == ("chatvim: bad option: progress: expected 'float' or 'none', got sometimes "
+        assert messages(nvim) == ("chatvim: bad option: progress: expected 'inline' or 'none', got sometimes "
                                   "(see :help chatvim-options)")  # fmt: skip
     finally:
         nvim.close()

@@ -63,14 +63,15 @@ def test_no_model_picks_the_first_provider_with_a_key() -> None:
 @pytest.mark.parametrize(
     ("model", "provider", "fragment"),
     [
-        (None, None, "OPENAI_API_KEY, XAI_API_KEY"),
-        ("llama3", None, 'provider = "…"'),
-        ("x", "nope", "unknown provider 'nope'"),
+        (None, None, "set `model`, or export a key like OPENAI_API_KEY"),
+        ("llama3", None, "which provider serves model 'llama3'? set `provider`"),
+        ("x", "xia", "unknown provider 'xia': did you mean 'xai'?"),
+        ("x", "nope", "unknown provider 'nope': define [providers.nope] in config.md"),
         (None, "mine", "no default model"),
     ],
 )
 def test_choice_errors_say_what_to_set(model: str | None, provider: str | None, fragment: str) -> None:
-    with pytest.raises(ChoiceError, match=fragment.replace("(", r"\(")):
+    with pytest.raises(ChoiceError, match=re.escape(fragment)):
         choose(model, provider, {"mine": {}}, NO_KEYS)
 
 
@@ -127,8 +128,8 @@ def test_all_sampling_options_pass_through() -> None:
         ("\n\n  \n", "the chat is empty", None),
         ('+++\nmodel = "gpt-4.1"\n+++\n', "the chat is empty", None),
         ("# === USER ===\n\n", "under the last `# === USER ===`", 0),
-        ("q\n# === ASSISTANT ===\na\n", "ends with the assistant's turn", 1),
-        ("# === SYSTEM ===\ns\n", "ends with the system's turn", 0),
+        ("q\n# === ASSISTANT ===\na\n", "add a `# === USER ===` line at the end and write under it", 1),
+        ("# === SYSTEM ===\ns\n", "add a `# === USER ===` line at the end", 0),
         # chatvim swallowed a trailing empty USER into the assistant message.
         ("# === USER ===\nq\n# === ASSISTANT ===\na\n# === USER ===\n", "under the last `# === USER ===`", 4),
     ],
@@ -142,7 +143,8 @@ def test_nothing_to_send(text: str, fragment: str, line: int | None) -> None:
 def test_document_errors_stop_the_request_with_their_place() -> None:
     with pytest.raises(RequestError) as caught:
         request_for('+++\nmodel = "gpt-4.1"\nbase_url = "http://evil"\n+++\nq\n')
-    assert caught.value.one_line("chat.md").startswith("chat.md:3:1: error: `base_url` cannot be set")
+    assert caught.value.one_line("chat.md").startswith("chat.md:3:1: error: `base_url` may only be set in config.md")
+    assert caught.value.short.startswith("line 3: `base_url` may only be set in config.md")
 
 
 # -- differences from chatvim.nvim -----------------------------------------------

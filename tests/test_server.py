@@ -10,9 +10,24 @@ import pytest
 from lsprotocol import types as lsp
 from pytest_lsp import LanguageClient
 
+from chatvim_ls.providers import NO_MODEL
+
 from .conftest import FAKE_KEY
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import QUESTION, closing_written, complete, ended, open_chat, progress_of, stream_recorded, wait_until
+from .lsp_editor import (
+    QUESTION,
+    EditorCopy,
+    closing_written,
+    complete,
+    ended,
+    errors,
+    open_chat,
+    progress_of,
+    refused,
+    stop,
+    stream_recorded,
+    wait_until,
+)
 
 
 async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: FakeProvider) -> None:
@@ -41,16 +56,17 @@ async def test_complete_answers_before_the_first_token(client: LanguageClient, f
 
 async def test_invalid_chat_is_refused_with_a_message(client: LanguageClient, fake: FakeProvider) -> None:
     editor = open_chat(client, "+++\ntemperature = 9\n+++\nq\n")
-    with pytest.raises(Exception, match="temperature"):
-        await complete(client, editor)
-    assert any("temperature" in m.message for m in client.messages)
+    reason = "line 2: `temperature` must be a number from 0 to 2, got 9"
+    assert await refused(client, editor) == reason
+    assert errors(client) == [reason]  # once, shown; not also as an error answer
     assert editor.edits == [] and not fake.requests
 
 
 async def test_nothing_to_send_is_refused(client: LanguageClient, fake: FakeProvider) -> None:
     editor = open_chat(client, QUESTION + "\n# === ASSISTANT ===\n\nyes\n\n# === USER ===\n\n")
-    with pytest.raises(Exception, match="nothing to send"):
-        await complete(client, editor)
+    assert (
+        await refused(client, editor) == "line 13: nothing to send: write your message under the last `# === USER ===`"
+    )
     assert editor.edits == []
 
 
@@ -79,8 +95,9 @@ async def test_second_complete_on_the_same_chat_is_an_error(client: LanguageClie
     fake.scenarios["m"] = Scenario.rate(200, 100)
     editor = open_chat(client)
     await complete(client, editor)
-    with pytest.raises(Exception, match="already streaming"):
-        await complete(client, editor)
+    assert await refused(client, editor) == (
+        'an answer is already streaming into this chat: stop it with the code action "Chatvim: stop"'
+    )
     await wait_until(lambda: "tok" in editor.text)
     await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="chatvim.stop", arguments=[editor.uri])
@@ -183,8 +200,8 @@ async def test_the_key_never_reaches_the_editor(client: LanguageClient, fake: Fa
     assert FAKE_KEY not in editor.text
 
 
-async def test_code_actions(client: LanguageClient, fake: FakeProvider) -> None:
-    editor = open_chat(client)
+async def code_actions(client: LanguageClient, editor: EditorCopy) -> list[tuple[str, str]]:
+    """(title, command) of each code action offered at the document's start."""
     actions = await client.text_document_code_action_async(
         lsp.CodeActionParams(
             text_document=lsp.TextDocumentIdentifier(uri=editor.uri),
@@ -192,13 +209,84 @@ async def test_code_actions(client: LanguageClient, fake: FakeProvider) -> None:
             context=lsp.CodeActionContext(diagnostics=[]),
         )
     )
-    assert actions is not None and [a.title for a in actions] == ["Chatvim: complete"]
-    action = actions[0]
-    if isinstance(action, lsp.Command) and action.command.startswith("{"):
-        # pytest-lsp's converter reads a CodeAction as a Command holding it as text
-        action = lsp.CodeAction(title=action.title, command=lsp.Command(**ast.literal_eval(action.command)))
-    assert isinstance(action, lsp.CodeAction) and isinstance(action.command, lsp.Command)
-    assert action.command.command == "chatvim.complete" and action.command.arguments == [editor.uri]
+    offered = []
+    for action in actions or []:
+        if isinstance(action, lsp.Command) and action.command.startswith("{"):
+            # pytest-lsp's converter reads a CodeAction as a Command holding it as text
+            action = lsp.CodeAction(title=action.title, command=lsp.Command(**ast.literal_eval(action.command)))
+        assert isinstance(action, lsp.CodeAction) and isinstance(action.command, lsp.Command)
+        assert action.command.arguments == [editor.uri]
+        offered.append((action.title, action.command.command))
+    return offered
+
+
+COMPLETE_ACTION = [("Chatvim: complete", "chatvim.complete")]
+STOP_ACTION = [("Chatvim: stop", "chatvim.stop")]
+README_LIKE = "# A project\n\nA chat looks like this:\n\n```markdown\n# === USER ===\n\nHi\n```\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        (QUESTION, COMPLETE_ACTION),
+        ("# === USER ===\n\nHi\n", COMPLETE_ACTION),
+        ('+++\nmodel = "grok-3"\n+++\nA question with no delimiter line\n', COMPLETE_ACTION),
+        ('---\nprovider: "xai"\n---\nA question\n', COMPLETE_ACTION),
+        ('+++\nuserDelimiter = "## me"\n+++\n## me\nHi\n', COMPLETE_ACTION),
+        (README_LIKE, []),
+        ("# Notes\n\nJust markdown.\n", []),
+        ("---\ntitle: A blog post\n---\nText.\n", []),
+        ("```\n# === USER ===\n", COMPLETE_ACTION),  # an unclosed fence hides nothing
+    ],
+    ids=[
+        "question",
+        "delimiter",
+        "toml-model",
+        "yaml-provider",
+        "own-delimiter",
+        "readme",
+        "notes",
+        "blog",
+        "unclosed",
+    ],
+)
+async def test_complete_is_offered_in_chats_only(
+    client: LanguageClient, fake: FakeProvider, text: str, offered: list[tuple[str, str]]
+) -> None:
+    assert await code_actions(client, open_chat(client, text)) == offered
+
+
+async def test_while_it_streams_stop_is_offered_instead(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.rate(200, 100)
+    editor = open_chat(client)
+    await complete(client, editor)
+    assert await code_actions(client, editor) == STOP_ACTION
+    await wait_until(lambda: "tok" in editor.text)
+    await stop(client, editor.uri)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    assert await code_actions(client, editor) == COMPLETE_ACTION
+
+
+async def test_a_document_that_stops_being_a_chat_is_no_longer_offered_complete(
+    client: LanguageClient, fake: FakeProvider
+) -> None:
+    editor = open_chat(client, "# === USER ===\n\nHi\n")
+    assert await code_actions(client, editor) == COMPLETE_ACTION
+    editor.replace(0, len("# === USER ==="), "# Title")
+    assert await code_actions(client, editor) == []
+
+
+@pytest.mark.init_options(chat_dirs=["/tmp/chats"])
+async def test_every_markdown_file_in_a_chat_folder_is_a_chat(client: LanguageClient, fake: FakeProvider) -> None:
+    assert await code_actions(client, open_chat(client, "Just a question\n", name="chats/q.md")) == COMPLETE_ACTION
+    assert await code_actions(client, open_chat(client, "Just a question\n", name="q.md")) == []
+
+
+async def test_complete_works_in_any_document_when_asked_for(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, "Notes, not a chat\n")
+    assert await code_actions(client, editor) == []
+    result = await complete(client, editor)  # read as a chat, which has no model here: refused for that alone
+    assert result == {"started": False, "reason": NO_MODEL}
 
 
 async def test_two_chats_stream_at_once(client: LanguageClient, fake: FakeProvider) -> None:

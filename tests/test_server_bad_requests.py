@@ -16,7 +16,8 @@ from .lsp_editor import closing_written, complete, open_chat, wait_until
 
 NEVER_OPENED = "file:///tmp/never-opened.md"
 
-# (command, arguments, expected): "error" for a JSON-RPC error, else the result.
+# (command, arguments, expected): "error" for a JSON-RPC error (a malformed request), else the result
+# (a well-formed complete that cannot start is refused with one message, as any refusal).
 BAD_COMMANDS = [
     ("chatvim.complete", [], "error"),
     ("chatvim.complete", ["URI", "extra"], "error"),
@@ -24,8 +25,16 @@ BAD_COMMANDS = [
     ("chatvim.complete", [None], "error"),
     ("chatvim.complete", [{"uri": "URI"}], "error"),
     ("chatvim.complete", [""], "error"),
-    ("chatvim.complete", [NEVER_OPENED], "error"),
-    ("chatvim.complete", ["not a uri at all"], "error"),
+    (
+        "chatvim.complete",
+        [NEVER_OPENED],
+        {"started": False, "reason": "never-opened.md is not open in the editor: open it first"},
+    ),
+    (
+        "chatvim.complete",
+        ["not a uri at all"],
+        {"started": False, "reason": "not a uri at all is not open in the editor: open it first"},
+    ),
     ("chatvim.stop", [123], "error"),
     ("chatvim.stop", ["URI", "extra"], "error"),
     ("chatvim.stop", [NEVER_OPENED], {"stopped": 0}),

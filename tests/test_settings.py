@@ -107,7 +107,7 @@ def test_keys_a_document_may_never_set(key: str) -> None:
     chat = parse_chat(f'+++\nmodel = "gpt-4.1"\n{line}\nbase = 1\n+++\nq\n')
     errors = chat.errors
     assert len(errors) == 1
-    assert "set providers in your configuration" in errors[0].message
+    assert f"`{key}` may only be set in config.md" in errors[0].message
     assert errors[0].range.start.line == 2
 
 

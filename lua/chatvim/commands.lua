@@ -60,13 +60,17 @@ end
 ---@param client vim.lsp.Client
 ---@param command string
 ---@param bufnr integer
----@param on_error? fun()
-local function run(client, command, bufnr, on_error)
+---@param on_refused? fun()
+local function run(client, command, bufnr, on_refused)
   local params = { command = command, arguments = { vim.uri_from_bufnr(bufnr) } }
-  local function handler(err)
-    -- On an error the server has already said why (window/showMessage).
-    if err and on_error then
-      on_error()
+  local function handler(err, result)
+    -- A refusal comes as `{ started = false }`; the server has said why, once
+    -- (window/showMessage). An error answer means a bad request: say it.
+    if err then
+      notify(err.message)
+    end
+    if (err or (type(result) == 'table' and result.started == false)) and on_refused then
+      on_refused()
     end
   end
   if vim.fn.has('nvim-0.11') == 1 then

@@ -9,7 +9,7 @@ local M = {}
 ---@field filetypes string[]    filetypes the client attaches to
 ---@field chat_dir? string      where :ChatvimNew puts chats (default: the current directory)
 ---@field model? string         the model :ChatvimNew writes in the front matter (default: none, the server picks)
----@field progress 'float'|'none' the spinner: a small floating window, or none (fidget.nvim, statuslines)
+---@field progress 'inline'|'none' the spinner: at the end of the line the answer is written on, or none
 ---@field keymaps boolean|table<string, string> true: chatvim's <Leader>cv… set; or { lhs = 'complete'|'stop'|'new' }
 ---@field settings? table       sent to the server as initializationOptions (providers, flush, timeouts)
 M.defaults = {
@@ -17,7 +17,7 @@ M.defaults = {
   filetypes = { 'markdown' },
   chat_dir = nil,
   model = nil,
-  progress = 'float',
+  progress = 'inline',
   keymaps = false,
   settings = nil,
 }
@@ -40,8 +40,8 @@ function M.resolve(opts)
   local resolved = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
   vim.validate({
     progress = { resolved.progress, function(v)
-      return v == 'float' or v == 'none'
-    end, "'float' or 'none'" },
+      return v == 'inline' or v == 'none'
+    end, "'inline' or 'none'" },
     filetypes = { resolved.filetypes, 'table' },
     cmd = { resolved.cmd, 'table', true },
   })

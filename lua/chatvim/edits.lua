@@ -87,6 +87,26 @@ local function buffers_of(edit)
   return buffers
 end
 
+--- Where the edit's first text edit starts: row and byte column, 0-based.
+---@param edit table a WorkspaceEdit for one buffer
+---@param bufnr integer
+---@param encoding string
+---@return integer?, integer?
+local function start_of(edit, bufnr, encoding)
+  local change = edit.documentChanges and edit.documentChanges[1]
+  local text_edits = change and change.edits or select(2, next(edit.changes or {}))
+  local start = text_edits and text_edits[1] and text_edits[1].range.start
+  if not start then
+    return nil
+  end
+  local line = vim.api.nvim_buf_get_lines(bufnr, start.line, start.line + 1, false)[1] or ''
+  if encoding == 'utf-8' then
+    return start.line, math.min(start.character, #line)
+  end
+  local ok, col = pcall(vim.str_byteindex, line, encoding, start.character, false)
+  return start.line, ok and col or #line
+end
+
 ---@param params table ApplyWorkspaceEditParams
 ---@param ctx table
 function M.apply(_, params, ctx)
@@ -110,6 +130,10 @@ function M.apply(_, params, ctx)
   if stream and stream_of[bufnr] ~= stream.token then -- a new answer begins
     stream_of[bufnr] = stream.token
     start_following(bufnr)
+    local row, col = start_of(params.edit, bufnr, client.offset_encoding)
+    if row then
+      require('chatvim.progress').place(stream, row, col) -- the answer pushes the spinner along
+    end
   end
   local ok, err
   vim.api.nvim_buf_call(bufnr, function() -- :undojoin works on the current buffer

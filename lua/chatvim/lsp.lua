@@ -33,7 +33,7 @@ function M.config(opts, restarts)
     name = 'chatvim',
     cmd = server.find(opts.cmd) or { 'chatvim-ls' },
     filetypes = opts.filetypes,
-    init_options = opts.settings,
+    init_options = M.init_options(opts),
     -- The server sends the next piece of an answer when the last one is confirmed by didChange.
     flags = { debounce_text_changes = 0 },
     -- Versioned edits let the handler refuse one meant for an older buffer instead of losing it.
@@ -50,6 +50,16 @@ function M.config(opts, restarts)
       end)
     end,
   }
+end
+
+--- The server's initializationOptions: the `settings` option, plus what the
+--- plugin tells the server itself: which editor it is (so that hints name
+--- :ChatvimStop and the like) and that files in `chat_dir` are chats.
+---@param opts chatvim.Options
+---@return table
+function M.init_options(opts)
+  local own = { editor = 'chatvim.nvim', chat_dirs = opts.chat_dir and { vim.fn.fnamemodify(opts.chat_dir, ':p') } or nil }
+  return vim.tbl_extend('force', own, opts.settings or {})
 end
 
 --- Start a new client for `buffers` at once after a crash. Besides being

@@ -3,9 +3,7 @@
 --- plugin directory.
 local M = {}
 
-M.install_hint = 'chatvim-ls not found: install it (pipx install chatvim-ls), '
-  .. 'or build the plugin (lazy.nvim: build = "python3 -m venv .venv && .venv/bin/pip install ."), '
-  .. 'or set cmd in require("chatvim").setup()'
+M.install_hint = 'chatvim-ls not found: build it as :help chatvim-install says, or set cmd in setup()'
 
 --- The plugin's own directory (this file is lua/chatvim/server.lua in it).
 ---@return string
