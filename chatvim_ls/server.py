@@ -107,8 +107,8 @@ class ChatvimServer(LanguageServer):
             item.uri, item.text, item.version, encoding=self.position_encoding, language_id=item.language_id
         )
         self.documents[item.uri] = doc
-        if _is_markdown(doc) and (DELIMITER_LINE.search(item.text) or item.text.startswith(("+++", "---"))):
-            preload()  # likely a chat: get the provider client's code ready, off the event loop
+        if self.is_chat(doc):
+            preload()  # get the provider client's code ready, off the event loop
 
     def change_document(self, params: lsp.DidChangeTextDocumentParams) -> None:
         doc = self.documents.get(params.text_document.uri)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import asyncio
 import time
+from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
@@ -299,3 +300,20 @@ async def test_two_chats_stream_at_once(client: LanguageClient, fake: FakeProvid
     assert len(client.progress_reports) == 2
     for editor in (first, second):
         assert editor.text.endswith("\n# === ASSISTANT ===\n\none two\n\n# === USER ===\n\n")
+
+
+def loaded_openai(client: LanguageClient) -> bool:
+    """Whether the server process has loaded openai (its pydantic_core library is mapped)."""
+    pid = client._server.pid  # type: ignore[union-attr]
+    return "pydantic_core" in Path(f"/proc/{pid}/maps").read_text()
+
+
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
+async def test_opening_a_chat_loads_the_provider_client_ahead(client: LanguageClient, fake: FakeProvider) -> None:
+    """The first answer does not wait for openai's import (most of a second),
+    and a server with no chat open does not hold it (about 25 MB)."""
+    readme = open_chat(client, README_LIKE, name="README.md")
+    assert await code_actions(client, readme) == []  # a round trip: the server has seen the document
+    assert not loaded_openai(client)
+    open_chat(client)
+    await wait_until(lambda: loaded_openai(client))
