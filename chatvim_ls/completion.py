@@ -134,7 +134,7 @@ class Completion:
             self.error = str(exc)
             detail = exc.detail if isinstance(exc, ProviderError) else None
             if detail:
-                self.editor.log(f"{self.provider} said: {detail}")
+                self.editor.log(f"{self.provider}: {detail}")  # what the message leaves out
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # a bug or an unforeseen library error: say so, keep serving

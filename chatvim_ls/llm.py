@@ -154,7 +154,8 @@ async def stream_answer(
                         yield event
             yield Finish(finish)
     except openai.APIError as exc:
-        raise ProviderError(describe_error(exc, provider, request.model), _provider_words(exc)) from None
+        detail = _provider_words(exc) or f"{provider.base_url}: {type(exc).__name__}: {_root_cause(exc)}"
+        raise ProviderError(describe_error(exc, provider, request.model), detail) from None
 
 
 @functools.lru_cache(maxsize=16)
@@ -255,19 +256,12 @@ def describe_error(exc: openai.APIError, provider: Provider, model: str) -> str:
     if isinstance(exc, openai.APIConnectionError):
         cause = _root_cause(exc)
         host = urlsplit(provider.base_url).netloc or provider.base_url
-        if cause == "connection refused":
-            return first_fitting(f"cannot reach {name} at {host}: connection refused; is it running?",
-                                 f"cannot reach {name}: connection refused; is it running?")  # fmt: skip
-        if cause == "unknown host":
-            return first_fitting(f"cannot reach {name}: unknown host {host}; check the network or base_url",
-                                 f"cannot reach {name}: unknown host; check the network or base_url")  # fmt: skip
-        if cause.startswith("TLS error"):
-            return first_fitting(f"cannot reach {name} at {host}: TLS error; check base_url (http or https?)",
-                                 f"cannot reach {name}: TLS error; check base_url (http or https?)")  # fmt: skip
-        return first_fitting(
-            f"cannot reach {name} at {host} ({cause}): check network and base_url",
-            f"cannot reach {name} ({cause}): check the network and its base_url",
-        )
+        kind = next((k for k in _CONNECTION_FIXES if cause.startswith(k)), None)
+        if kind is None:
+            return first_fitting(f"cannot reach {name} at {host} ({cause}): check network and base_url",
+                                 f"cannot reach {name}: check the network and its base_url")  # fmt: skip
+        fix = _CONNECTION_FIXES[kind]
+        return first_fitting(f"cannot reach {name} at {host}: {kind}; {fix}", f"cannot reach {name}: {kind}; {fix}")
     if not isinstance(exc, openai.APIStatusError):
         return with_detail(f"{name} failed", str(exc))
     status = exc.status_code
@@ -279,6 +273,13 @@ def describe_error(exc: openai.APIError, provider: Provider, model: str) -> str:
         return with_detail(f"{name} had a server error ({status})", _provider_words(exc), "try again later")
     return with_detail(f"{name} refused the request ({status})", _provider_words(exc))
 
+
+#: the cause of a failed connection (`_root_cause`) -> what to do
+_CONNECTION_FIXES = {
+    "connection refused": "is it running?",
+    "unknown host": "check the network or base_url",
+    "TLS error": "check base_url (http or https?)",
+}
 
 #: status -> (what happened, what to do); {name}, {model}, {key_hint} are filled in.
 _STATUS_MESSAGES: dict[int, tuple[str, str]] = {

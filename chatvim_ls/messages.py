@@ -11,9 +11,7 @@ The rules every message follows:
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 WIDTH = 87  # 100 columns less Neovim's "LSP[chatvim] "
 
@@ -44,22 +42,15 @@ def first_fitting(*candidates: str) -> str:
     return next((c for c in candidates if len(c) <= WIDTH), min(candidates, key=len))
 
 
-def home_relative(path: Path | str) -> str:
-    """A path with the home folder written `~`."""
-    text, home = str(path), os.path.expanduser("~")
-    return "~" + text[len(home) :] if home not in ("", "/", "~") and text.startswith(home + os.sep) else text
-
-
 @dataclass(frozen=True)
 class Hints:
     """How to do things in the user's editor: its commands, or the code actions
     every LSP editor has."""
 
     stop: str = 'the code action "Chatvim: stop"'
-    complete: str = 'the code action "Chatvim: complete"'
 
 
 #: Editors whose own commands are known, by the `editor` initialization option.
 EDITOR_HINTS = {
-    "chatvim.nvim": Hints(stop=":ChatvimStop", complete=":ChatvimComplete"),
+    "chatvim.nvim": Hints(stop=":ChatvimStop"),
 }

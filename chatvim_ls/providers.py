@@ -177,10 +177,10 @@ def _table_problems(name: str, table: Mapping[str, Any]) -> list[tuple[str | Non
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         problems.append(("base_url", ".base_url must be an http:// or https:// URL"))
     if not isinstance(table.get("api_key_env", ""), str):
-        problems.append(("api_key_env", ".api_key_env must be the name of an environment variable"))
+        problems.append(("api_key_env", ".api_key_env must name an environment variable"))
     command = table.get("api_key_cmd", [])
     if not isinstance(command, list) or not all(isinstance(a, str) for a in command):
-        problems.append(("api_key_cmd", '.api_key_cmd must be a list of arguments, like ["pass", "show", "x"]'))
+        problems.append(("api_key_cmd", '.api_key_cmd must be a list, like ["pass", "show", "x"]'))
     headers = table.get("headers", {})
     if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
         problems.append(("headers", ".headers must map header names to text"))

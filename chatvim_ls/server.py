@@ -283,7 +283,7 @@ class ChatvimServer(LanguageServer):
             log.warning("workspace/configuration failed", exc_info=True)
             return
         if result and pushed == self.settings_pushed:
-            self.workspace_options = self.read_editor_options(result[0], "workspace configuration (chatvim)")
+            self.workspace_options = self.read_editor_options(result[0], "editor settings")
 
     def client_supports_versioned_edits(self) -> bool:
         workspace = self.client_capabilities.workspace
@@ -408,7 +408,7 @@ def create_server() -> ChatvimServer:
         ls.position_encoding = _encoding_name(workspace.position_encoding if workspace else None)
         options = params.initialization_options
         if options:
-            ls.init_options = ls.read_editor_options(options, "initializationOptions")
+            ls.init_options = ls.read_editor_options(options, "editor settings")
             editor = options.get("editor") if isinstance(options, dict) else None
             ls.hints = EDITOR_HINTS.get(editor, Hints()) if isinstance(editor, str) else Hints()
 
@@ -423,7 +423,7 @@ def create_server() -> ChatvimServer:
         settings = params.settings
         if isinstance(settings, dict) and isinstance(settings.get("chatvim"), dict):
             ls.settings_pushed += 1
-            ls.workspace_options = ls.read_editor_options(settings["chatvim"], "settings (chatvim)")
+            ls.workspace_options = ls.read_editor_options(settings["chatvim"], "editor settings")
         else:
             await ls.reread_workspace_configuration()
 

@@ -132,7 +132,7 @@ def _stop(v: Any) -> str | None:
 def _delimiter(key: str) -> Check:
     def check(v: Any) -> str | None:
         if not isinstance(v, str) or not v.strip() or "\n" in v or "\r" in v:
-            return f'`{key}` must be one non-blank line of text, like "# === USER ==="'
+            return f'`{key}` must be one line of text, like "# === USER ==="'
         return None
 
     return check
@@ -217,7 +217,7 @@ def check_settings(
         if key in forbidden:
             problems.append(
                 error(
-                    f"`{key}` may only be set in config.md (a chat could send your key elsewhere)",
+                    f"`{key}` may only be set in config.md (a chat could leak your key)",
                     where(key, "key"),
                 )
             )

@@ -105,11 +105,12 @@ async def test_connection_refused(provider: FakeProvider) -> None:
         port = free.getsockname()[1]
     _, _, error = await run(f"http://127.0.0.1:{port}/v1")
     assert one_line(error) == f"cannot reach fake at 127.0.0.1:{port}: connection refused; is it running?"
+    assert DETAILS[-1] == f"http://127.0.0.1:{port}/v1: APIConnectionError: connection refused"  # for the log
 
 
 async def test_unknown_host() -> None:
     _, _, error = await run("http://no-such-host.invalid/v1")
-    assert one_line(error) == "cannot reach fake: unknown host no-such-host.invalid; check the network or base_url"
+    assert one_line(error) == "cannot reach fake at no-such-host.invalid: unknown host; check the network or base_url"
 
 
 async def test_tls_error() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,9 +10,10 @@ import pytest
 
 from chatvim_ls.config import ConfigError, GlobalConfig, config_path, load_global_config, parse_global_config
 from chatvim_ls.document import Message, parse_chat
+from chatvim_ls.messages import WIDTH
 from chatvim_ls.providers import ChoiceError, choose, provider_for_model
 from chatvim_ls.request import RequestError, build_request
-from chatvim_ls.settings import Settings
+from chatvim_ls.settings import NEVER_FROM_DOCUMENT, Settings
 
 NO_KEYS: dict[str, str] = {}
 
@@ -217,3 +219,18 @@ def test_config_not_utf8_is_a_config_error(tmp_path: Path) -> None:
     path.write_bytes(b"+++\n\xff\n+++\n")
     with pytest.raises(ConfigError, match=re.escape("config.md:2:1: not UTF-8")):
         load_global_config({"XDG_CONFIG_HOME": str(tmp_path)})
+
+
+BAD_VALUES = {"model": 1, "provider": 1, "system": 1, "temperature": 7, "top_p": 2, "max_tokens": 0, "seed": "x",
+              "stop": 3, "reasoning_effort": 1, "userDelimiter": "", "assistantDelimiter": "a\nb",
+              "systemDelimiter": 5, "delimiterPrefix": "x", "delimiterSuffix": "y"}  # fmt: skip
+
+
+@pytest.mark.parametrize("key", [*BAD_VALUES, *NEVER_FROM_DOCUMENT])
+def test_every_refusal_of_a_chat_fits_one_line(key: str) -> None:
+    """As the editor shows it (`line N: …`, messages.WIDTH), even on line 1000 of a chat."""
+    value = json.dumps(BAD_VALUES.get(key, "x"))
+    chat = parse_chat(f"+++\n{key} = {value}\n+++\n" + "\n" * 1000 + "# === USER ===\n\nq\n")
+    with pytest.raises(RequestError) as caught:
+        build_request(chat, GlobalConfig(settings=Settings(model="gpt-4.1")), {})
+    assert len(caught.value.short.replace("line 2:", "line 1000:")) <= WIDTH, caught.value.short

@@ -83,6 +83,8 @@ async def test_connection_refused_is_one_clear_message(client: LanguageClient, f
     await wait_until(lambda: ended(client))
     await wait_until(lambda: errors(client))
     assert errors(client) == [f"cannot reach fake at 127.0.0.1:{port}: connection refused; is it running?"]
+    details = [m.message for m in client.log_messages if m.type == lsp.MessageType.Warning]
+    assert f"fake: http://127.0.0.1:{port}/v1: APIConnectionError: connection refused" in details  # the full story
     assert editor.edits == []
 
 

@@ -55,7 +55,7 @@ def _faults() -> Iterator[Fault]:
                         f"{said}: own words" if in_message else said)  # fmt: skip
     yield Fault("refused", None, "", "cannot reach refused at", provider="refused")
     yield Fault(
-        "unknown-host", None, "", "cannot reach nohost: unknown host no-such-host.invalid; check", provider="nohost"
+        "unknown-host", None, "", "cannot reach nohost at no-such-host.invalid: unknown host; check", provider="nohost"
     )
     yield Fault("tls", None, "", "cannot reach tls at 127.0.0.1:", provider="tls")
     yield Fault(
