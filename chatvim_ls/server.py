@@ -27,13 +27,12 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.uris import to_fs_path
 
 from . import __version__
 from .completion import Completion, Outcome
@@ -373,9 +372,8 @@ def _short_name(uri: str) -> str:
 
 
 def _file_path(uri: str) -> Path | None:
-    if not uri.startswith("file://"):
-        return None
-    return Path(url2pathname(urlsplit(uri).path)).resolve()
+    path = to_fs_path(uri) if uri.startswith("file://") else None
+    return Path(path).resolve() if path else None
 
 
 def _is_markdown(doc: TextDocument) -> bool:

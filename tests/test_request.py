@@ -234,3 +234,22 @@ def test_every_refusal_of_a_chat_fits_one_line(key: str) -> None:
     with pytest.raises(RequestError) as caught:
         build_request(chat, GlobalConfig(settings=Settings(model="gpt-4.1")), {})
     assert len(caught.value.short.replace("line 2:", "line 1000:")) <= WIDTH, caught.value.short
+
+
+@pytest.mark.parametrize(
+    ("front_matter", "place"),
+    [
+        ('+++\nmodel = "m"\n\n[providers.local]\nmodels = ["a"]\nbase_url = 5\n+++\n', "config.md:6:1"),
+        ('+++\n[providers]\nlocal = { base_url = "ftp://x" }\n+++\n', "config.md:3:11"),
+        ("---\nproviders:\n  local:\n    models: [a]\n    base_url: 7\n---\n", "config.md:5:5"),
+        ('+++\n[providers.local]\nbase_url = "http://x"\nmodel = ["a"]\n+++\n', "config.md:4:1"),
+        ('+++\nmodel = "m"\nflush = "sometimes"\n+++\n', "config.md:3:1"),
+    ],
+    ids=["toml-table", "inline-table", "yaml", "unknown-key", "flush"],
+)
+def test_a_broken_provider_or_option_names_its_line(front_matter: str, place: str) -> None:
+    path = Path("/home/u/.config/chatvim/config.md")
+    with pytest.raises(ConfigError) as caught:
+        parse_global_config(front_matter, path)
+    assert str(caught.value).startswith(f"/home/u/.config/chatvim/{place}: error: ")
+    assert caught.value.short.startswith(place.rsplit(":", 1)[0] + ": ")

@@ -251,6 +251,7 @@ README_LIKE = "# A project\n\nA chat looks like this:\n\n```markdown\n# === USER
         "unclosed",
     ],
 )
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)  # the server's rule: one editor is enough
 async def test_complete_is_offered_in_chats_only(
     client: LanguageClient, fake: FakeProvider, text: str, offered: list[tuple[str, str]]
 ) -> None:

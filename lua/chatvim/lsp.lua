@@ -58,7 +58,8 @@ end
 ---@param opts chatvim.Options
 ---@return table
 function M.init_options(opts)
-  local own = { editor = 'chatvim.nvim', chat_dirs = opts.chat_dir and { vim.fn.fnamemodify(opts.chat_dir, ':p') } or nil }
+  local chat_dirs = opts.chat_dir and { vim.fn.fnamemodify(opts.chat_dir, ':p') } or nil
+  local own = { editor = 'chatvim.nvim', chat_dirs = chat_dirs }
   return vim.tbl_extend('force', own, opts.settings or {})
 end
 
