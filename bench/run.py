@@ -89,7 +89,7 @@ def main() -> None:
         growth = latency.growth_runs(session)
     finally:
         session.close()
-    started = asyncio.run(startup.measure())
+    started = asyncio.run(startup.measure(bytecode=True))  # like with like: pygls' bytecode is cached too
     idle, streaming = keystrokes.measure()
     tables = {
         "Targets": targets(runs, growth, started, idle, streaming),
@@ -124,7 +124,8 @@ def targets(runs: list[latency.Run], growth: dict[str, latency.Run], started: st
          big.percentile(0.95) <= 1.5 * small.percentile(0.95)),
         ("server CPU per edit, 2 MB vs 1 KB", "independent of size (here: ≤ 1.5x)",
          f"{cpu_big:.2f} ms vs {cpu_small:.2f} ms ({cpu_big / cpu_small:.2f}x)", cpu_big <= 1.5 * cpu_small),
-        ("`initialize`, vs a bare pygls server", "≤ 1.15x", f"{initialize:.2f}x", initialize <= 1.15),
+        ("`initialize`, vs a bare pygls server (bytecode cached for both)", "≤ 1.15x", f"{initialize:.2f}x",
+         initialize <= 1.15),
         (f"first answer asked {started.think:g} s after opening its chat, vs a later one", "as fast (here: ≤ 2x)",
          f"{first:.0f} ms vs {later:.0f} ms ({first / later:.1f}x)", first <= 2 * later),
         ("idle resident memory", "≤ 60 MB", f"{started.idle_rss_mb:.1f} MB", started.idle_rss_mb <= 60),
