@@ -45,12 +45,10 @@ def report(settings: Any, env: Mapping[str, str] = os.environ) -> dict[str, Any]
         editor = None
     if editor is not None:
         config = replace(config, options=editor.over(config.options))
-    broken = any(p["severity"] == "error" for p in problems)
-    result["chat"] = (
-        {"problem": "config.md has errors: every chat is refused until they are fixed"}
-        if broken
-        else (_new_chat(config, env))
-    )
+    if any(p["severity"] == "error" for p in problems):
+        result["chat"] = {"problem": "config.md has errors: every chat is refused until they are fixed"}
+    else:
+        result["chat"] = _new_chat(config, env)
     result["keys"] = [
         {"variable": p.key_env, "set": bool(env.get(p.key_env, "").strip())} for p in BUILTIN_PROVIDERS.values()
         if p.key_env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatvim_ls.document import Turn, parse_chat, split_lines
+from chatvim_ls.document import Turn, is_chat, parse_chat, split_lines
 from chatvim_ls.problems import Position, Severity
 from chatvim_ls.settings import Settings
 
@@ -212,3 +212,22 @@ def test_yaml_loads_safely() -> None:
 def test_split_lines_follows_lsp() -> None:
     assert split_lines("a\r\nb\rc\nd\u2028e\x0cf") == (["a", "b", "c", "d\u2028e\x0cf"], ["\r\n", "\r", "\n", ""])
     assert split_lines("a\n") == (["a", ""], ["\n", ""])
+
+
+@pytest.mark.parametrize(
+    ("text", "chat"),
+    [
+        ("# === USER ===\n\nHi\n", True),
+        ("\ufeff# === ASSISTANT ===\r\nyes\r\n", True),
+        ('+++\nmodel = "grok-3"\n+++\nNo delimiter line\n', True),
+        ("---\nprovider: xai\n---\nNo delimiter line\n", True),
+        ('+++\nuserDelimiter = "## me"\n+++\n## me\nHi\n', True),
+        ("```\n# === USER ===\n", True),  # an unclosed fence hides nothing
+        ("A chat looks like this:\n\n```markdown\n# === USER ===\n\nHi\n```\n", False),
+        ("---\ntitle: A blog post\n---\nText.\n", False),
+        ("# Notes\n\n## === USER === is not a delimiter\n", False),
+        ("", False),
+    ],
+)
+def test_is_chat(text: str, chat: bool) -> None:
+    assert is_chat(text) is chat
