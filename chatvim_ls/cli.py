@@ -43,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     complete.add_argument("--dry-run", action="store_true", help="print the request as JSON; send nothing")
     complete.add_argument("file", type=Path, metavar="FILE")
     health = commands.add_parser("health", help="print the configuration's health as JSON (for :checkhealth)")
-    health.add_argument("--settings", default="{}", metavar="JSON", help="the editor's settings, as JSON")
+    health.add_argument(
+        "--settings", default="{}", metavar="JSON", help="the editor's settings as JSON; - reads them from stdin"
+    )
     return parser
 
 
@@ -125,10 +127,10 @@ def _health(settings: str) -> int:
     from .health import report
 
     try:
-        editor = json.loads(settings)
+        editor = json.loads(sys.stdin.read() if settings == "-" else settings)  # stdin: headers may hold tokens
     except ValueError:
         return _fail('chatvim-ls health: --settings must be JSON, like \'{"flush": "line"}\'')
-    sys.stdout.write(json.dumps(report(editor), ensure_ascii=False) + "\n")
+    sys.stdout.buffer.write((json.dumps(report(editor), ensure_ascii=False) + "\n").encode("utf-8"))
     return 0
 
 

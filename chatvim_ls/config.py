@@ -119,7 +119,7 @@ def load_global_config(env: Mapping[str, str] = os.environ) -> GlobalConfig:
     try:
         text = read_text(path)
     except NotText as exc:
-        raise ConfigError(str(exc)) from None
+        raise ConfigError(str(exc), short=str(exc).replace(str(path), path.name)) from None
     return parse_global_config(text, path)
 
 
@@ -151,8 +151,9 @@ def _setting_place(lines: list[str], chat: Chat, setting: tuple[str, ...]) -> tu
         return 0, 0
     place = (front.start_line, 0)
     line, column = front.start_line + 1, 0
-    for part in setting:
-        key = re.compile(rf"""(?:^|[\s\[.{{,])["']?{re.escape(part)}["']?\s*(?:[=:\].]|$)""")
+    for number_of_part, part in enumerate(setting, 1):
+        after = r"[=:]" if number_of_part == len(setting) else r"(?:[=:\].]|$)"  # the last: a key, not a value
+        key = re.compile(rf"""(?:^|[\s\[.{{,])["']?{re.escape(part)}["']?\s*{after}""")
         for number in range(line, front.end_line):
             found = key.search(lines[number], column if number == line else 0)
             if found:

@@ -125,7 +125,7 @@ def is_chat(text: str, defaults: Settings | None = None) -> bool:
     """Whether a markdown text is a chat: its front matter sets `model` or
     `provider`, or it has a delimiter line outside code fences (a README that
     shows the format in a fenced example is not a chat). A text with no
-    delimiter line anywhere is told apart without parsing it."""
+    delimiter line anywhere is told apart without splitting it into lines."""
     if text.startswith(BOM):
         text = text[len(BOM) :]
     head = _front_matter_head(text)
@@ -133,19 +133,26 @@ def is_chat(text: str, defaults: Settings | None = None) -> bool:
     if chat is not None and (chat.settings.model is not None or chat.settings.provider is not None):
         return True
     delimiters = (chat.settings if chat else Settings()).over(defaults or Settings()).delimiters
-    lines = "|".join(re.escape(d) for d in (delimiters.user, delimiters.assistant, delimiters.system))
-    if not re.search(rf"^(?:{lines})[ \t]*\r?$", text, re.MULTILINE):
+    if not has_delimiter_line(text, delimiters):
         return False
-    texts = split_lines(text)[0]
-    return bool(_delimiter_lines(texts, head.count("\n") if head else 0, delimiters, first_only=True))
+    body_start = chat.front_matter.end_line + 1 if chat and chat.front_matter else 0
+    return bool(_delimiter_lines(split_lines(text)[0], body_start, delimiters, first_only=True))
+
+
+def has_delimiter_line(text: str, delimiters: Delimiters) -> bool:
+    """Whether any line of `text` is a delimiter line, code fences or not (one regex search)."""
+    lines = "|".join(re.escape(d) for d in (delimiters.user, delimiters.assistant, delimiters.system))
+    return re.search(rf"(?:^|[\r\n])(?:{lines})[ \t]*(?:\r\n|\r|\n|$)", text) is not None
 
 
 def _front_matter_head(text: str) -> str:
-    """The front matter with its fences, or "" if the text has none."""
-    fence = text[:3]
+    """The front matter with its fences (the first line a fence, as
+    `_read_front_matter` has it), or "" if the text has none."""
+    first = _LINE_BREAK.search(text)
+    fence = text[: first.start() if first else len(text)].rstrip(" \t")
     if fence not in _FENCES:
         return ""
-    close = re.search(rf"(?:\r\n|\r|\n){re.escape(fence)}[ \t]*(?:\r\n|\r|\n|$)", text)
+    close = re.compile(rf"(?:\r\n|\r|\n){re.escape(fence)}[ \t]*(?:\r\n|\r|\n|$)").search(text, len(fence))
     return text[: close.end()] if close else ""
 
 

@@ -26,7 +26,7 @@ from .config import (
     read_text,
 )
 from .document import parse_chat
-from .providers import BUILTIN_PROVIDERS, ChoiceError, provider_named
+from .providers import BUILTIN_PROVIDERS, NO_MODEL, ChoiceError, provider_named
 from .request import RequestError, build_request
 
 #: The chat a new chat would be: a question and nothing else.
@@ -57,7 +57,8 @@ def report(settings: Any, env: Mapping[str, str] = os.environ) -> dict[str, Any]
 
 
 def _read_config(path: Path) -> tuple[GlobalConfig, list[dict[str, str]]]:
-    """config.md as the server reads it, and every problem in it (not only the first)."""
+    """config.md as the server reads it, and its problems: every one in its
+    settings, and the first in its server options (`providers`, timeouts)."""
     if not path.exists():
         return GlobalConfig(), []
     try:
@@ -79,7 +80,7 @@ def _new_chat(config: GlobalConfig, env: Mapping[str, str]) -> dict[str, Any]:
     try:
         request = build_request(parse_chat(NEW_CHAT, config.settings), config, env, preview=True)
         if not request.provider:
-            return {"problem": "no model set and no provider key found: set `model` in config.md, or export a key"}
+            return {"problem": NO_MODEL}
         provider = provider_named(request.provider, config.providers, env)
     except (RequestError, ChoiceError) as exc:
         return {"problem": str(exc)}

@@ -89,6 +89,7 @@ def preload() -> concurrent.futures.Future[ssl.SSLContext | None]:
     never pays the memory. Await the future before using openai: importing it
     on the event loop while the thread imports it would block the loop."""
     future: concurrent.futures.Future[ssl.SSLContext | None] = concurrent.futures.Future()
+    future.set_running_or_notify_cancel()  # a stopped answer that awaited it cannot cancel it for the next one
 
     def load() -> None:
         try:
@@ -100,7 +101,8 @@ def preload() -> concurrent.futures.Future[ssl.SSLContext | None]:
                     importlib.import_module(name)
             create = getattr(http, "create_ssl_context", None)
             future.set_result(create() if create else None)
-        except BaseException as exc:  # the first answer reports it
+        except BaseException as exc:  # the answer waiting reports it; the next chat opened tries again
+            preload.cache_clear()
             future.set_exception(exc)
 
     threading.Thread(target=load, name="chatvim-preload", daemon=True).start()
@@ -277,7 +279,7 @@ def describe_error(exc: openai.APIError, provider: Provider, model: str) -> str:
 #: the cause of a failed connection (`_root_cause`) -> what to do
 _CONNECTION_FIXES = {
     "connection refused": "is it running?",
-    "unknown host": "check the network or base_url",
+    "unknown host": "check network and base_url",
     "TLS error": "check base_url (http or https?)",
 }
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-WIDTH = 87  # 100 columns less Neovim's "LSP[chatvim] "
+WIDTH = 87  # 100 columns less Neovim's "LSP[chatvim] " (errors; warnings get "LSP[chatvim][Warning] ", keep them short)
 
 
 def one_line(text: str) -> str:

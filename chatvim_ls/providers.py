@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .messages import first_fitting
+
 KEY_COMMAND_TIMEOUT = 10.0  # seconds an api_key_cmd may take
 KEY_COMMAND_CACHE = 600.0  # seconds a key from api_key_cmd is reused
 
@@ -33,7 +35,7 @@ class Provider:
 
 #: The built-in providers. With no model and no provider set anywhere, the
 #: first one in this order whose key variable is set is used (ollama: when
-#: OLLAMA_HOST is set): the providers' own APIs, then the aggregators.
+#: OLLAMA_HOST is set): the big providers' own APIs, then openrouter, groq, ollama.
 BUILTIN_PROVIDERS: dict[str, Provider] = {
     p.name: p
     for p in (
@@ -68,7 +70,7 @@ class ChoiceError(Exception):
     """No provider or model can be chosen; the message says what to set."""
 
 
-NO_MODEL = "no model set and no provider key found: set `model`, or export a key like OPENAI_API_KEY"
+NO_MODEL = "no model set and no provider key found: set `model`, or export e.g. OPENAI_API_KEY"
 
 
 class NoModel(ChoiceError):
@@ -110,7 +112,12 @@ def choose(
     if model is not None:
         inferred = provider_for_model(model, configured)
         if inferred is None:
-            raise ChoiceError(f"which provider serves model {model!r}? set `provider` in the front matter")
+            raise ChoiceError(
+                first_fitting(
+                    f"which provider serves model {model!r}? set `provider` in the front matter",
+                    "which provider serves this model? set `provider` in the front matter",
+                )
+            )
         return model, inferred
     chosen = auto_provider(env)
     if chosen is None:
@@ -169,8 +176,8 @@ def _table_problems(name: str, table: Mapping[str, Any]) -> list[tuple[str | Non
     unknown = sorted(set(table) - set(PROVIDER_KEYS))
     if unknown:
         guess = difflib.get_close_matches(unknown[0], PROVIDER_KEYS, n=1)
-        hint = f"did you mean `{guess[0]}`?" if guess else f"known: {', '.join(PROVIDER_KEYS)}"
-        problems.append((unknown[0], f": unknown key `{unknown[0]}`; {hint}"))
+        hint = f"; did you mean `{guess[0]}`?" if guess else " (see the README's config.md keys)"
+        problems.append((unknown[0], f": unknown key `{unknown[0]}`{hint}"))
     if name not in BUILTIN_PROVIDERS and "base_url" not in table:
         problems.append((None, " needs a base_url"))
     url = table.get("base_url", "http://")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import uuid
 from collections.abc import AsyncGenerator
 from dataclasses import replace
@@ -37,9 +36,9 @@ from pygls.uris import to_fs_path
 from . import __version__
 from .completion import Completion, Outcome
 from .config import ConfigError, GlobalConfig, ServerOptions, load_global_config
-from .document import is_chat, parse_chat
+from .document import has_delimiter_line, is_chat, parse_chat
 from .llm import Event, Timeouts, preload, stream_answer
-from .messages import EDITOR_HINTS, Hints, one_line
+from .messages import EDITOR_HINTS, WIDTH, Hints, one_line, shorten
 from .providers import ChoiceError, MissingKey, api_key, forget_keys, key_from_environment, provider_named
 from .request import ChatRequest, RequestError, build_request
 from .secrets import redact, remember_secret
@@ -54,7 +53,6 @@ MARKDOWN_IDS = ("markdown", "md", "chatvim")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".chat")
 SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for streams to end
 CONFIGURATION_WAIT = 5.0  # seconds `complete` waits for settings being read
-DELIMITER_LINE = re.compile(r"^# === (?:USER|ASSISTANT|SYSTEM) ===[ \t]*\r?$", re.MULTILINE)
 
 
 class ChatvimProtocol(LanguageServerProtocol):
@@ -150,7 +148,7 @@ class ChatvimServer(LanguageServer):
         version, known = self.chat_checks.get(doc.uri, (None, False))
         if version != doc.version:
             text = doc.text
-            was_chat = known and DELIMITER_LINE.search(text) is not None
+            was_chat = known and has_delimiter_line(text, config.settings.delimiters)
             known = was_chat or is_chat(text, config.settings)
             self.chat_checks[doc.uri] = (doc.version, known)
         return known
@@ -164,7 +162,7 @@ class ChatvimServer(LanguageServer):
         if doc is None:
             raise Refused(f"{_short_name(uri)} is not open in the editor: open it first")
         if uri in self.completions or uri in self.starting:
-            raise Refused(f"an answer is already streaming into this chat: stop it with {self.hints.stop}")
+            raise Refused(f"an answer is already streaming here: stop it with {self.hints.stop}")
         reading = self.reading_configuration
         if reading is not None and not reading.done():  # settings just changed: use the new ones
             self.starting[uri] = False
@@ -182,6 +180,8 @@ class ChatvimServer(LanguageServer):
             if not provider.key_command:
                 key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
         except (RequestError, ConfigError) as exc:
+            if str(exc) != exc.short:
+                self.log_detail(str(exc))  # the whole story: file, line and column
             raise Refused(exc.short) from None
         except (ChoiceError, MissingKey) as exc:
             raise Refused(str(exc)) from None
@@ -239,7 +239,11 @@ class ChatvimServer(LanguageServer):
         """Tell the user, once, in one line (`messages`). No "chatvim:" in front:
         editors name the server themselves."""
         kind = lsp.MessageType.Error if error else lsp.MessageType.Warning
-        self.window_show_message(lsp.ShowMessageParams(type=kind, message=redact(one_line(message))))
+        message = one_line(message)
+        if len(message) > WIDTH:  # a long name in it: the whole line goes to the log
+            self.log_detail(message)
+            message = shorten(message, WIDTH)
+        self.window_show_message(lsp.ShowMessageParams(type=kind, message=redact(message)))
 
     def log_detail(self, message: str) -> None:
         """What a message leaves out (a provider's own words): to the log and
@@ -432,9 +436,10 @@ def create_server() -> ChatvimServer:
         doc = ls.documents.get(params.text_document.uri)
         if doc is None:
             return []
-        if doc.uri in ls.completions or doc.uri in ls.starting:
+        completion = ls.completions.get(doc.uri)
+        if (completion is not None and completion.outcome is None) or doc.uri in ls.starting:
             return [_action("Chatvim: stop", STOP, doc.uri)]
-        if ls.is_chat(doc):
+        if completion is None and ls.is_chat(doc):  # (an ending answer: neither, for a moment)
             return [_action("Chatvim: complete", COMPLETE, doc.uri)]
         return []
 

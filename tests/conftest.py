@@ -14,6 +14,7 @@ import pytest_lsp
 from lsprotocol import types as lsp
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
+from chatvim_ls.messages import WIDTH
 from chatvim_ls.providers import BUILTIN_PROVIDERS
 
 from .fake_provider import FakeProvider
@@ -84,6 +85,8 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fak
     )
     lsp_client.position_encoding = result.capabilities.position_encoding  # type: ignore[attr-defined]
     yield
+    for message in lsp_client.messages:  # every message the server showed: one line that fits (messages.py)
+        assert "\n" not in message.message and len(message.message) <= WIDTH, message.message
     if not getattr(lsp_client, "shut_down", False):  # a test may shut the server down itself
         await lsp_client.shutdown_session()
     await fake.stop()

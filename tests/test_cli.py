@@ -104,8 +104,8 @@ def test_dry_run_needs_no_model_and_no_key(tmp_path: Path) -> None:
         "provider": None,
         "messages": [{"role": "user", "content": "Hi"}],
     }
-    assert result.stderr == (f"{path}: warning: no model set and no provider key found: set `model`, or export a key "
-                             "like OPENAI_API_KEY (the request below has none)\n")  # fmt: skip
+    assert result.stderr == (f"{path}: warning: no model set and no provider key found: set `model`, or export e.g. "
+                             "OPENAI_API_KEY (the request below has none)\n")  # fmt: skip
 
 
 @pytest.mark.parametrize("target", ["missing.md", "."])

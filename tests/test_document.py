@@ -227,6 +227,9 @@ def test_split_lines_follows_lsp() -> None:
         ("---\ntitle: A blog post\n---\nText.\n", False),
         ("# Notes\n\n## === USER === is not a delimiter\n", False),
         ("", False),
+        ("# === USER ===\rHi\r", True),  # old Mac line breaks
+        ("----\n# === USER ===\n---\nq\n", True),  # "----" is no front matter fence
+        ('+++\nsystem = """\n# === USER ===\n"""\n+++\nNo delimiter line\n', False),  # in the front matter
     ],
 )
 def test_is_chat(text: str, chat: bool) -> None:

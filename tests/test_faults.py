@@ -110,7 +110,7 @@ async def test_connection_refused(provider: FakeProvider) -> None:
 
 async def test_unknown_host() -> None:
     _, _, error = await run("http://no-such-host.invalid/v1")
-    assert one_line(error) == "cannot reach fake at no-such-host.invalid: unknown host; check the network or base_url"
+    assert one_line(error) == "cannot reach fake at no-such-host.invalid: unknown host; check network and base_url"
 
 
 async def test_tls_error() -> None:

@@ -422,10 +422,18 @@ def test_while_it_streams_stop_is_offered_and_complete_says_how_to_stop(
     nvim.command("ChatvimComplete")
     eventually(lambda: messages(nvim) != "")
     round_trip(nvim)
-    assert messages(nvim) == "LSP[chatvim] an answer is already streaming into this chat: stop it with :ChatvimStop"
+    assert messages(nvim) == "LSP[chatvim] an answer is already streaming here: stop it with :ChatvimStop"
     nvim.command("lua vim.lsp.buf.code_action({ apply = true })")  # the only action offered: stop
     eventually(lambda: answered(nvim) and not spinner(nvim))
     assert "\n".join(nvim.current.buffer[:]).count("tok") < 2000
+
+
+SPINNER_TEXT = """
+    local marks = vim.api.nvim_buf_get_extmarks(0, vim.api.nvim_create_namespace('chatvim.progress'), 0, -1,
+      { details = true })
+    local text = marks[1] and marks[1][4].virt_text
+    return text and text[1][1] or ''
+"""
 
 
 def test_the_spinner_hides_no_text(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
@@ -433,7 +441,7 @@ def test_the_spinner_hides_no_text(nvim: pynvim.Nvim, provider: FakeProvider) ->
     provider.scenarios["m"] = Scenario.text([f"w{i} " for i in range(60)], delay=0.03)
     new_chat(nvim)
     nvim.command("ChatvimComplete")
-    eventually(lambda: "w5 " in "\n".join(nvim.current.buffer[:]))
+    eventually(lambda: "w5 " in "\n".join(nvim.current.buffer[:]) and "/s" in str(lua(nvim, SPINNER_TEXT)))
     seen = lua(nvim, """
         local ns = vim.api.nvim_get_namespaces()['chatvim.progress']
         local marks = vim.api.nvim_buf_get_extmarks(0, ns, 0, -1, { details = true })

@@ -65,7 +65,7 @@ def test_no_model_picks_the_first_provider_with_a_key() -> None:
 @pytest.mark.parametrize(
     ("model", "provider", "fragment"),
     [
-        (None, None, "set `model`, or export a key like OPENAI_API_KEY"),
+        (None, None, "set `model`, or export e.g. OPENAI_API_KEY"),
         ("llama3", None, "which provider serves model 'llama3'? set `provider`"),
         ("x", "xia", "unknown provider 'xia': did you mean 'xai'?"),
         ("x", "nope", "unknown provider 'nope': define [providers.nope] in config.md"),

@@ -97,7 +97,7 @@ async def test_second_complete_on_the_same_chat_is_an_error(client: LanguageClie
     editor = open_chat(client)
     await complete(client, editor)
     assert await refused(client, editor) == (
-        'an answer is already streaming into this chat: stop it with the code action "Chatvim: stop"'
+        'an answer is already streaming here: stop it with the code action "Chatvim: stop"'
     )
     await wait_until(lambda: "tok" in editor.text)
     await client.workspace_execute_command_async(
@@ -266,7 +266,11 @@ async def test_while_it_streams_stop_is_offered_instead(client: LanguageClient, 
     await wait_until(lambda: "tok" in editor.text)
     await stop(client, editor.uri)
     await wait_until(lambda: ended(client) and closing_written(editor))
-    assert await code_actions(client, editor) == COMPLETE_ACTION
+    for _ in range(100):  # the ended answer is let go a few loop turns after its last edit: offered nothing meanwhile
+        offered = await code_actions(client, editor)
+        assert offered in ([], COMPLETE_ACTION)
+        if offered:
+            break
 
 
 async def test_a_document_that_stops_being_a_chat_is_no_longer_offered_complete(
@@ -318,3 +322,18 @@ async def test_opening_a_chat_loads_the_provider_client_ahead(client: LanguageCl
     assert not loaded_openai(client)
     open_chat(client)
     await wait_until(lambda: loaded_openai(client))
+
+
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
+async def test_an_answer_stopped_while_the_provider_client_loads_does_not_break_the_next(
+    client: LanguageClient, fake: FakeProvider
+) -> None:
+    fake.scenarios["m"] = Scenario.text(["fine"])
+    editor = open_chat(client)  # openai starts loading, for most of a second
+    await complete(client, editor)
+    await wait_until(lambda: client.progress_reports)  # begun: the answer now waits for openai
+    await stop(client, editor.uri)
+    await wait_until(lambda: ended(client))
+    await complete(client, editor)
+    await wait_until(lambda: closing_written(editor))
+    assert "fine" in editor.text and errors(client) == []

@@ -38,6 +38,9 @@ M.chatvim_keymaps = {
 function M.resolve(opts)
   vim.validate({ opts = { opts, 'table', true } })
   local resolved = vim.tbl_deep_extend('force', vim.deepcopy(M.defaults), opts or {})
+  if resolved.progress == 'float' then -- the old float (it hid text) is now the inline spinner
+    resolved.progress = 'inline'
+  end
   vim.validate({
     progress = { resolved.progress, function(v)
       return v == 'inline' or v == 'none'

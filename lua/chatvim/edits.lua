@@ -103,7 +103,12 @@ local function start_of(edit, bufnr, encoding)
   if encoding == 'utf-8' then
     return start.line, math.min(start.character, #line)
   end
-  local ok, col = pcall(vim.str_byteindex, line, encoding, start.character, false)
+  local ok, col
+  if vim.fn.has('nvim-0.11') == 1 then
+    ok, col = pcall(vim.str_byteindex, line, encoding, start.character, false)
+  else -- 0.10: (s, index, use_utf16)
+    ok, col = pcall(vim.str_byteindex, line, start.character, encoding == 'utf-16')
+  end
   return start.line, ok and col or #line
 end
 

@@ -11,8 +11,9 @@ local M = {}
 ---@return table? the report
 local function server_report(health, cmd)
   local settings = require('chatvim.lsp').init_options(require('chatvim').options())
-  local result = vim.system(vim.list_extend(vim.deepcopy(cmd), { 'health', '--settings', vim.json.encode(settings) }),
-    { text = true }):wait(10000)
+  -- On stdin, not in argv (which other users can read): provider headers may hold tokens.
+  local result = vim.system(vim.list_extend(vim.deepcopy(cmd), { 'health', '--settings', '-' }),
+    { text = true, stdin = vim.json.encode(settings) }):wait(10000)
   local ok, report = pcall(vim.json.decode, result.stdout or '')
   if result.code ~= 0 or not ok or type(report) ~= 'table' then
     health.error(('`%s health` failed: %s'):format(cmd[1], vim.trim(result.stderr or '')))
@@ -90,7 +91,7 @@ function M.check()
   if not cmd then
     health.error(require('chatvim.server').install_hint)
   else
-    local result = vim.system({ cmd[1], '--version' }, { text = true }):wait(10000)
+    local result = vim.system(vim.list_extend(vim.deepcopy(cmd), { '--version' }), { text = true }):wait(10000)
     if result.code == 0 then
       health.ok(('server: %s (%s)'):format(table.concat(cmd, ' '), vim.trim(result.stdout)))
       report = server_report(health, cmd)

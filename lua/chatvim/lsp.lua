@@ -58,9 +58,14 @@ end
 ---@param opts chatvim.Options
 ---@return table
 function M.init_options(opts)
-  local chat_dirs = opts.chat_dir and { vim.fn.fnamemodify(opts.chat_dir, ':p') } or nil
-  local own = { editor = 'chatvim.nvim', chat_dirs = chat_dirs }
-  return vim.tbl_extend('force', own, opts.settings or {})
+  local settings = vim.deepcopy(opts.settings or {})
+  local chat_dirs = settings.chat_dirs or {}
+  if opts.chat_dir then
+    chat_dirs = vim.list_extend({ vim.fn.fnamemodify(opts.chat_dir, ':p') }, chat_dirs)
+  end
+  settings.editor = 'chatvim.nvim'
+  settings.chat_dirs = #chat_dirs > 0 and chat_dirs or nil
+  return settings
 end
 
 --- Start a new client for `buffers` at once after a crash. Besides being

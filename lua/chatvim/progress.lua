@@ -22,6 +22,14 @@ local function enabled()
   return require('chatvim').options().progress == 'inline'
 end
 
+---@param stream chatvim.Stream
+---@param id? integer
+---@return vim.api.keyset.set_extmark
+local function mark_options(stream, id)
+  local text = vim.trim(streams.frame() .. ' ' .. stream.message)
+  return { id = id, right_gravity = true, virt_text = { { text, 'Comment' } }, virt_text_pos = 'eol' }
+end
+
 --- Put the stream's mark at (row, col) of its buffer, 0-based, col in bytes.
 ---@param stream chatvim.Stream
 ---@param row integer
@@ -36,7 +44,7 @@ function M.place(stream, row, col)
     pcall(vim.api.nvim_buf_del_extmark, old.bufnr, ns, old.id)
     old = nil
   end
-  local ok, id = pcall(vim.api.nvim_buf_set_extmark, bufnr, ns, row, col, { id = old and old.id, right_gravity = true })
+  local ok, id = pcall(vim.api.nvim_buf_set_extmark, bufnr, ns, row, col, mark_options(stream, old and old.id))
   if ok then
     marks[stream.token] = { bufnr = bufnr, id = id }
   end
@@ -69,10 +77,7 @@ local function draw()
       local mark = marks[stream.token]
       local at = mark and vim.api.nvim_buf_get_extmark_by_id(mark.bufnr, ns, mark.id, {})
       if at and at[1] then
-        local text = vim.trim(streams.frame() .. ' ' .. stream.message)
-        pcall(vim.api.nvim_buf_set_extmark, mark.bufnr, ns, at[1], at[2], {
-          id = mark.id, right_gravity = true, virt_text = { { text, 'Comment' } }, virt_text_pos = 'eol',
-        })
+        pcall(vim.api.nvim_buf_set_extmark, mark.bufnr, ns, at[1], at[2], mark_options(stream, mark.id))
       end
     end
   end
