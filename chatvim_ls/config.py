@@ -8,6 +8,7 @@ silent; a broken one is a `ConfigError` whose one-line message names it.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -113,9 +114,21 @@ def config_path(env: Mapping[str, str]) -> Path:
 
 
 def load_global_config(env: Mapping[str, str] = os.environ) -> GlobalConfig:
+    """config.md, read again only when it changed (the server asks for it on
+    every didOpen, code action and answer)."""
     path = config_path(env)
-    if not path.exists():
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
         return GlobalConfig()
+    except OSError:  # read_text says why
+        stat = None
+    return _read_global_config(path, stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+@functools.lru_cache(maxsize=4)
+def _read_global_config(path: Path, mtime_ns: int, size: int) -> GlobalConfig:
+    """One version of config.md (a `ConfigError` is not cached: the file is read again)."""
     try:
         text = read_text(path)
     except NotText as exc:

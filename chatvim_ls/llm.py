@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .messages import first_fitting, with_detail
+from .messages import first_fitting, shorten, with_detail
 from .providers import Provider
 from .request import ChatRequest
 
@@ -305,18 +305,13 @@ def _provider_words(exc: Any) -> str | None:
     return None
 
 
-def _first_line(text: str, limit: int = 200) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 def _root_cause(exc: BaseException) -> str:
     seen = exc
     while seen.__cause__ is not None or seen.__context__ is not None:
         if isinstance(seen, ConnectionRefusedError):
             break
         seen = seen.__cause__ or seen.__context__  # type: ignore[assignment]
-    text = _first_line(str(seen)) or type(seen).__name__
+    text = shorten(str(seen).strip().split("\n", 1)[0], 200) or type(seen).__name__
     lowered = text.lower()
     if isinstance(seen, ConnectionRefusedError) or "refused" in lowered or "connect call failed" in lowered:
         return "connection refused"

@@ -27,9 +27,8 @@ def readme_section(marker: str) -> str:
 def test_ci_runs_the_readme_test_command_literally() -> None:
     block = re.search(r"^Test command.*?\n```sh\n(.*?)\n```", README, re.MULTILINE | re.DOTALL)
     assert block is not None
-    printed = subprocess.run(["bash", str(ROOT / ".ci" / "run"), "--print"], capture_output=True, text=True)
-    assert printed.returncode == 0, printed.stderr
-    assert printed.stdout == block[1] + "\n"
+    ci = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert ci[-1] == block[1]  # the last thing CI runs, as the README writes it
 
 
 def test_the_help_tags_are_in_the_repository_and_up_to_date(tmp_path: Path) -> None:
