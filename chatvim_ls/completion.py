@@ -2,10 +2,17 @@
 
 `Completion.run()` reads the provider's events and drives an `AnswerWriter`,
 sending each edit through an `Editor` (the server's LSP edge) as soon as the
-previous one is confirmed. It ends the same way on every path (done,
+previous one is answered. It ends the same way on every path (done,
 stopped, failed, document closed, server shutdown): the provider connection
-is closed by cancelling the reader, progress ends at once, and the closing
-`# === USER ===` block is written unless the document is gone.
+is closed by cancelling the reader, the closing `# === USER ===` block is
+written unless the document is gone, and then progress ends: when it ends,
+the document holds the whole answer and the next answer can be asked for.
+
+The writer's waits are timed here (stream.py never waits): after a refused
+edit, for the change the editor has not reported yet; for a report that says
+where an edit in doubt went; for a pause in the user's typing before a
+repair; and at the end, for the echoes of the last edits (an editor that
+never reports them is trusted after `ECHO_WAIT`).
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ from .textdoc import TextDocument
 log = logging.getLogger(__name__)
 
 REPORT_EVERY = 0.25  # seconds between progress reports
-REFUSALS_BEFORE_GIVING_UP = 20
-RETRY_AFTER_REFUSAL = 1.0  # seconds to wait for a didChange after a refused edit
-ECHO_WAIT = 3.0  # seconds to wait for the didChange of an applied edit
-DOUBT_WAIT = 0.5  # the same, for an edit that may have been dropped
+REFUSALS_BEFORE_GIVING_UP = 20  # in a row, with no edit applied between them
+RETRY_AFTER_REFUSAL = 1.0  # seconds to wait for a didChange after a refused edit, doubled each time up to
+RETRY_AT_MOST = 4.0  # these (eglot reports only once the user pauses)
+ECHO_PATIENCE = 0.25  # seconds to wait for an edit's didChange before trusting the editor's replies
+ECHO_WAIT = 3.0  # seconds to wait at the end for the didChange of the last applied edits
+DOUBT_WAIT = 0.5  # seconds to wait for a report on an edit that may have been dropped
 REPAIR_PAUSE = 0.3  # seconds without user changes before a misplaced copy is deleted (stream.py)
 
 
@@ -106,7 +115,6 @@ class Completion:
             self.stop(Outcome.FAILED)
             await asyncio.wait({self._reader})
         self._settle_outcome()
-        self.editor.progress_end(self._summary())
         self._tell_user()
         if self.outcome in (Outcome.CLOSED, Outcome.SHUTDOWN) or writing.done():
             self._abandoned = True  # in case the cancel below is lost in a wait_for
@@ -114,13 +122,17 @@ class Completion:
             writing.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writing
-            return
-        self.writer.finish()
-        self._wake.set()
-        try:
-            await writing
-        except EditorRefused as exc:
-            self.editor.show(str(exc), error=True)
+        else:
+            self.writer.finish()
+            self._wake.set()
+            try:
+                await writing
+            except EditorRefused as exc:
+                self.error = str(exc)
+                self.outcome = Outcome.FAILED
+                self._tell_user()
+        # Only now: the document holds the whole answer, and a new one may be asked for.
+        self.editor.progress_end(self._summary())
 
     async def _read(self) -> None:
         try:
@@ -179,25 +191,31 @@ class Completion:
         writer = self.writer
         deadline: float | None = None
         if writer.waiting_for_change:
-            deadline = self._replied_at + RETRY_AFTER_REFUSAL
-        elif writer.awaiting_echo:
-            deadline = self._replied_at + (DOUBT_WAIT if writer.in_doubt else ECHO_WAIT)
+            retry_after = RETRY_AFTER_REFUSAL * 2 ** max(writer.refusals_in_a_row - 1, 0)
+            deadline = self._replied_at + min(retry_after, RETRY_AT_MOST)
+        elif writer.in_doubt:
+            deadline = self._replied_at + DOUBT_WAIT
         elif writer.repairs and writer.hold_repairs:
             deadline = self._last_user_change + REPAIR_PAUSE
+        elif writer.unconfirmed and not writer.trust_replies:
+            deadline = self._replied_at + ECHO_PATIENCE
+        elif writer.all_sent and writer.unconfirmed:
+            deadline = self._replied_at + ECHO_WAIT
         timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
         try:
             await asyncio.wait_for(self._wake.wait(), timeout)
         except asyncio.TimeoutError:
             if writer.waiting_for_change:
                 writer.retry_now()
-            elif writer.awaiting_echo:
-                if writer.changes_heard == 0:
-                    # Not one didChange since the answer began: writing again would only repeat it.
-                    raise EditorRefused(
-                        "the editor never reported the answer's edits (didChange): reopen the file"
-                    ) from None
-                log.info("no didChange for an applied edit; writing its text again")
+            elif writer.in_doubt:
+                log.info("no report on an edit that may have been dropped; writing its text again")
                 writer.give_up_waiting()
+            elif writer.unconfirmed and not writer.trust_replies:
+                log.info("the editor reports its changes late: trusting its replies")
+                writer.trust_replies = True
+            elif writer.all_sent and writer.unconfirmed:
+                log.info("the editor has not reported the answer's last edits; it said it applied them")
+                writer.trust_unconfirmed()
         self._wake.clear()
 
     def _typing(self) -> bool:
@@ -251,4 +269,4 @@ class Completion:
 
 
 class EditorRefused(Exception):
-    """The editor kept refusing the answer's edits, or never reported them."""
+    """The editor kept refusing the answer's edits."""

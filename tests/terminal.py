@@ -1,0 +1,143 @@
+"""Real editors in a real terminal: each runs in a tmux server of its own,
+driven by keys the way a person types them, and read off the screen.
+
+Batch modes never go idle, so they hide exactly the bugs of editors that
+report their changes only when idle (eglot) or after a key (vim-lsp): these
+tests run the editor as a person does. The only waits are for what the
+screen shows (`wait_for`) and the pauses of a person's typing (`type`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+TMUX = shutil.which("tmux") or "tmux"
+
+
+class Terminal:
+    """One program in a tmux pane of `width` by `height` cells."""
+
+    def __init__(self, argv: Sequence[str], *, env: dict[str, str], cwd: Path, width: int = 120,
+                 height: int = 40) -> None:  # fmt: skip
+        self.socket = Path(tempfile.mkdtemp(prefix="chatvim-tmux-")) / "socket"
+        environment = [f"{key}={value}" for key, value in env.items()]
+        self._tmux("-f", "/dev/null", "new-session", "-d", "-x", str(width), "-y", str(height), "-c", str(cwd),
+                   "env", "-i", *environment, *argv)  # fmt: skip
+        self._tmux("set-option", "-g", "escape-time", "0")
+
+    def _tmux(self, *args: str) -> str:
+        result = subprocess.run([TMUX, "-S", str(self.socket), *args], capture_output=True, text=True, check=False)
+        if result.returncode != 0 and "no server running" not in result.stderr:
+            raise RuntimeError(f"tmux {args[0]}: {result.stderr.strip()}")
+        return result.stdout
+
+    # -- keys ------------------------------------------------------------------
+
+    def keys(self, *keys: str) -> None:
+        """Keys by tmux's names (`Enter`, `C-x`, `M-x`, `Up`), one write each."""
+        for key in keys:
+            self._tmux("send-keys", key)
+
+    def text(self, text: str) -> None:
+        """`text` as one burst of typed characters (a paste, for the editor)."""
+        self._tmux("send-keys", "-l", text)
+
+    def type(self, text: str, every: float = 0.05) -> None:
+        """`text` a character at a time, `every` seconds apart: a person typing."""
+        for char in text:
+            if char == "\n":
+                self.keys("Enter")
+            else:
+                self._tmux("send-keys", "-l", char)
+            time.sleep(every)
+
+    def hold(self, key: str, seconds: float, every: float = 0.03) -> None:
+        """`key` held down: repeated every `every` seconds for `seconds`."""
+        until = time.monotonic() + seconds
+        while time.monotonic() < until:
+            self.keys(key)
+            time.sleep(every)
+
+    # -- the screen ----------------------------------------------------------------
+
+    def screen(self) -> str:
+        return self._tmux("capture-pane", "-p", "-J")
+
+    def wait_for(self, check: Callable[[str], object], timeout: float = 20.0, what: str = "") -> str:
+        """Poll the screen until `check(screen)` holds; the screen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if check(screen):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what or 'the screen'}; it shows:\n{screen}")
+            time.sleep(0.02)
+
+    def wait_for_text(self, text: str, timeout: float = 20.0) -> str:
+        return self.wait_for(lambda screen: text in screen, timeout, repr(text))
+
+    def close(self) -> None:
+        self._tmux("kill-server")
+        shutil.rmtree(self.socket.parent, ignore_errors=True)
+
+
+def editor_environment(home: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for an editor: HOME and XDG folders in `home`, no
+    provider keys but the fake one, and first on PATH a `chatvim-ls` that
+    runs this checkout's server with its log in `home/server.log`."""
+    shim = home / "bin"
+    shim.mkdir(exist_ok=True)
+    server = shim / "chatvim-ls"
+    log = home / "server.log"
+    server.write_text(f'#!/bin/sh\nexec {sys.executable} -m chatvim_ls --log-file {log} --log-level DEBUG "$@"\n')
+    server.chmod(0o755)
+    path = os.pathsep.join([str(shim), str(Path(sys.executable).parent), os.environ["PATH"]])
+    return {
+        "HOME": str(home),
+        "PATH": path,
+        "TERM": "tmux-256color" if _has_terminfo("tmux-256color") else "screen-256color",
+        "LANG": "C.UTF-8",
+        "XDG_CONFIG_HOME": str(home / "config"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_CACHE_HOME": str(home / "cache"),
+        "FAKE_API_KEY": "sk-editor-test",
+        **extra,
+    }
+
+
+def _has_terminfo(name: str) -> bool:
+    return subprocess.run(["infocmp", name], capture_output=True, check=False).returncode == 0
+
+
+def make_home(home: Path, base_url: str) -> Path:
+    """XDG config with the fake provider at `base_url` as the default, and a chats directory."""
+    config = home / "config" / "chatvim"
+    config.mkdir(parents=True)
+    (config / "config.md").write_text(
+        f'+++\nmodel = "m"\nprovider = "fake"\n\n[providers.fake]\nbase_url = "{base_url}"\n'
+        'api_key_env = "FAKE_API_KEY"\n+++\n'
+    )
+    (home / "chats").mkdir()
+    return home
+
+
+def readme_snippet(name: str) -> str:
+    """The README's code block for an editor setup, after its
+    `<!-- setup: NAME -->` line: the tests use exactly what users copy."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    marker = f"<!-- setup: {name} -->"
+    if marker not in readme:
+        raise AssertionError(f"README.md has no {marker}")
+    after = readme[readme.index(marker) + len(marker) :]
+    fence_start = after.index("```")
+    body_start = after.index("\n", fence_start) + 1
+    return after[body_start : after.index("```", body_start)]

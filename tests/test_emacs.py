@@ -1,0 +1,201 @@
+"""chatvim-ls in a real Emacs (Debian's emacs-nox 28 with eglot 1.9 or
+lsp-mode 8), in a terminal, driven by keys, with the README's setup for each.
+
+One Emacs per client for the whole module; each test opens a chat of its
+own. The document is checked through Emacs: saved with C-x C-s, then read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from .fake_provider import Scenario, ThreadedFake
+from .terminal import Terminal, editor_environment, make_home, readme_snippet
+
+pytestmark = pytest.mark.skipif(shutil.which("emacs") is None, reason="needs Emacs (.ci/run installs it)")
+
+WORDS = [f"word{i} " for i in range(121)]
+QUESTION = "# === USER ===\n\nTell me about lighthouses\n"
+CLOSING = "\n\n# === USER ===\n\n"
+# Only for the test: `emacs -q` skips the user's init, which is what
+# activates Debian's elpa packages; and Debian's Emacs reports its own native
+# compilation warnings in a window of their own.
+PRELUDE = "(package-initialize)\n(setq native-comp-async-report-warnings-errors 'silent)\n"
+LSP_MODE_PRELUDE = """(setq lsp-session-file (expand-file-name "lsp-session" user-emacs-directory))
+(with-eval-after-load 'lsp-mode (lsp-workspace-folders-add "{chats}"))  ; what answering "i" at its question does
+"""
+
+
+@dataclass
+class Client:
+    name: str  # the README's setup
+    ask: tuple[str, ...]  # the command that runs a code action
+    pick: bool  # whether a menu asks which action (eglot's does, even for one)
+    connected: str  # what the mode line shows once the server runs (and not "/starting")
+
+
+CLIENTS = {
+    "eglot": Client("emacs-eglot", ("eglot-code-actions",), True, "[eglot:"),
+    "lsp-mode": Client("emacs-lsp-mode", ("lsp-execute-code-action",), False, "LSP[chatvim:"),
+}
+
+
+class Emacs:
+    def __init__(self, client: Client, home: Path) -> None:
+        self.client = client
+        self.home = home
+        self.chats = home / "chats"
+        init = home / "init.el"
+        prelude = PRELUDE + (LSP_MODE_PRELUDE.format(chats=self.chats) if client.name == "emacs-lsp-mode" else "")
+        init.write_text(prelude + readme_snippet(client.name))
+        env = editor_environment(home)
+        self.terminal = Terminal(["emacs", "-nw", "-q", "-l", str(init)], env=env, cwd=home)
+        self.terminal.wait_for_text("*scratch*", 30)
+        self.names = count()
+
+    def open_chat(self, text: str = QUESTION) -> Path:
+        path = self.chats / f"chat{next(self.names)}.md"
+        path.write_text(text)
+        self.terminal.keys("C-x", "C-f")
+        self.terminal.text(str(path))
+        self.terminal.keys("Enter")
+        self.terminal.wait_for(
+            lambda s: path.name in s and self.client.connected in s and "/starting" not in s, 30, "the server"
+        )
+        return path
+
+    def code_action(self, title: str) -> None:
+        self.terminal.keys("M-x")
+        self.terminal.text(self.client.ask[0])
+        self.terminal.keys("Enter")
+        if self.client.pick:
+            self.terminal.wait_for_text(title, 10)
+            self.terminal.keys("Enter")
+
+    def wait_for_answer(self, path: Path, last_word: str = "word120", timeout: float = 30.0) -> None:
+        """Until the screen shows the answer's last word and the closing delimiter after it."""
+
+        def ended(screen: str) -> bool:
+            joined = screen.replace("\\\n", "")  # Emacs marks a wrapped line with a backslash
+            return last_word in joined and joined.count("# === USER ===") >= 2
+
+        self.terminal.wait_for(ended, timeout, "the end of the answer")
+
+    def saved(self, path: Path) -> str:
+        """The buffer's text, as Emacs saves it."""
+        before = path.stat().st_mtime_ns
+        self.terminal.keys("C-x", "C-s")
+        self.terminal.wait_for(
+            lambda screen: path.stat().st_mtime_ns != before or "(No changes need to be saved)" in screen,
+            10,
+            "the save",
+        )
+        return path.read_text()
+
+    def echo_area(self) -> str:
+        return self.terminal.screen().rstrip("\n").rsplit("\n", 1)[-1]
+
+    def close(self) -> None:
+        self.terminal.close()
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[ThreadedFake]:
+    threaded = ThreadedFake()
+    yield threaded
+    threaded.stop()
+
+
+@pytest.fixture(scope="module", params=sorted(CLIENTS))
+def emacs(
+    request: pytest.FixtureRequest, provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Emacs]:
+    home = make_home(tmp_path_factory.mktemp(f"emacs-{request.param}"), provider.fake.base_url)
+    editor = Emacs(CLIENTS[request.param], home)
+    yield editor
+    editor.close()
+
+
+@pytest.fixture
+def fake(provider: ThreadedFake, emacs: Emacs) -> ThreadedFake:
+    provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
+    return provider
+
+
+def test_the_whole_answer_arrives_quietly(emacs: Emacs, fake: ThreadedFake) -> None:
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.wait_for_answer(chat)
+    assert "[eglot]" not in emacs.echo_area() and "LSP ::" not in emacs.echo_area(), emacs.echo_area()
+    assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+
+
+def test_typing_above_and_below_while_it_streams(emacs: Emacs, fake: ThreadedFake) -> None:
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.terminal.wait_for_text("word3 ", 10)
+    emacs.terminal.keys("M-<")  # the top of the chat
+    emacs.terminal.type("a note above\n", every=0.08)
+    emacs.terminal.keys("M->")  # the end, below the answer as it grows
+    emacs.terminal.type("and below", every=0.08)
+    emacs.wait_for_answer(chat)
+    # What is typed below the answer as it grows stays after it: the next question.
+    answer = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+    assert emacs.saved(chat) == "a note above\n" + QUESTION + answer + "and below\n"
+
+
+def test_typing_in_another_buffer_while_it_streams(emacs: Emacs, fake: ThreadedFake) -> None:
+    """eglot reports changes only after half a second of idleness in any buffer."""
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.terminal.wait_for_text("word1 ", 10)
+    emacs.terminal.keys("C-x", "b")
+    emacs.terminal.text("*scratch*")
+    emacs.terminal.keys("Enter")
+    started = time.monotonic()
+    while time.monotonic() - started < 3:
+        emacs.terminal.type("typing elsewhere ", every=0.05)
+    emacs.terminal.keys("C-x", "b")
+    emacs.terminal.text(chat.name)
+    emacs.terminal.keys("Enter")
+    emacs.wait_for_answer(chat)
+    assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+
+
+def test_holding_movement_keys_does_not_hold_the_answer(emacs: Emacs, fake: ThreadedFake) -> None:
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.terminal.wait_for_text("word1 ", 10)
+    emacs.terminal.hold("Up", 0.75)
+    emacs.terminal.hold("Down", 0.75)
+    screen = emacs.terminal.screen()
+    assert "word40 " in screen.replace("\\\n", ""), screen  # 1.5 s at 50 words a second went on arriving
+    emacs.wait_for_answer(chat)
+    assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+
+
+def test_stopping_mid_answer(emacs: Emacs, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.terminal.wait_for_text("word2 ", 10)
+    emacs.code_action("Chatvim: stop")
+    emacs.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
+    text = emacs.saved(chat)
+    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
+    assert text.endswith(CLOSING) and "word120" not in text, text
+
+
+def test_a_provider_error_is_one_line(emacs: Emacs, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.terminal.wait_for(lambda s: "rejected the key" in s or "401" in s, 15, "the error")
+    assert emacs.saved(chat) == QUESTION
