@@ -63,7 +63,7 @@ from difflib import SequenceMatcher
 from .problems import Position
 from .render import answer_closing, answer_opening
 from .settings import Delimiters
-from .textdoc import Change, Splice, TextDocument
+from .textdoc import Change, Splice, TextDocument, common_ends
 
 _TAIL = 64  # code points before the anchor that decide the delimiter padding
 _DIFF_LIMIT = 4000  # code points a change may differ by and still be diffed closely (_diff_size)
@@ -530,23 +530,11 @@ class AnswerWriter:
                 sent.repair = _map_change(splice, sent.repair)
 
 
-def _common_ends(a: str, b: str) -> tuple[int, int]:
-    """How many code points `a` and `b` share at their start, and then at their end."""
-    limit = min(len(a), len(b))
-    prefix = 0
-    while prefix < limit and a[prefix] == b[prefix]:
-        prefix += 1
-    suffix = 0
-    while suffix < limit - prefix and a[-1 - suffix] == b[-1 - suffix]:
-        suffix += 1
-    return prefix, suffix
-
-
 def _differences(a: str, b: str) -> list[tuple[int, int, str]]:
     """The pieces that turn `a` into `b`, in order: (start, end, new text),
     offsets in `a`. A diff when the part between their common ends is short
     (`_DIFF_LIMIT`), else that part as one piece."""
-    prefix, suffix = _common_ends(a, b)
+    prefix, suffix = common_ends(a, b)
     middle_a, middle_b = a[prefix : len(a) - suffix], b[prefix : len(b) - suffix]
     if not middle_a and not middle_b:
         return []

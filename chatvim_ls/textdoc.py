@@ -28,6 +28,18 @@ def split_keeping_ends(text: str) -> list[str]:
     return lines
 
 
+def common_ends(a: str, b: str) -> tuple[int, int]:
+    """How many code points `a` and `b` share at their start, and then at their end."""
+    limit = min(len(a), len(b))
+    prefix = 0
+    while prefix < limit and a[prefix] == b[prefix]:
+        prefix += 1
+    suffix = 0
+    while suffix < limit - prefix and a[-1 - suffix] == b[-1 - suffix]:
+        suffix += 1
+    return prefix, suffix
+
+
 def _without_break(line: str) -> str:
     return line.rstrip("\r\n")
 
@@ -242,13 +254,7 @@ class TextDocument:
         """The smallest change that turns this document into `text` (for
         clients that send the whole text)."""
         old = self.text
-        prefix = 0
-        limit = min(len(old), len(text))
-        while prefix < limit and old[prefix] == text[prefix]:
-            prefix += 1
-        suffix = 0
-        while suffix < limit - prefix and old[-1 - suffix] == text[-1 - suffix]:
-            suffix += 1
+        prefix, suffix = common_ends(old, text)
         return Change(self.position_of(prefix), self.position_of(len(old) - suffix), text[prefix : len(text) - suffix])
 
     def position_of(self, offset: int) -> Position:
