@@ -134,10 +134,25 @@ class SimEditor:
         if edit.start != edit.end and known_version != self.version and self.mode == "lax":
             raise StaleDeletionHitUserText(deleted)  # a repair applied at stale coordinates
         assert all(tag == "answer" for _, tag in deleted), f"the server deleted the user's text: {deleted}"
-        if known_version != self.version:
+        applied_stale = known_version != self.version
+        if applied_stale:
             self.stale_copy_unreported = True
+        before = list(self.chars)
         self._replace(start, end, edit.text, "answer", channel)
+        if applied_stale and start == end:
+            self._tag_as_meant(before, edit.text)
         channel.append(("reply", True))
+
+    def _tag_as_meant(self, before: list[tuple[str, str]], text: str) -> None:
+        """A stale insertion that gives the same text as the answer's next
+        piece at its place (equal characters, such as line breaks, in
+        between) cannot be told apart from it: tag it as that piece."""
+        answer_at = [i for i, (_, tag) in enumerate(before) if tag == "answer"]
+        if not answer_at:
+            return
+        meant = before[: answer_at[-1] + 1] + [(c, "answer") for c in text] + before[answer_at[-1] + 1 :]
+        if "".join(c for c, _ in meant) == self.current:
+            self.chars = meant
 
 
 @dataclass
