@@ -67,6 +67,7 @@ class ChatvimProtocol(LanguageServerProtocol):
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
+        log.debug("didOpen %s v%s", params.text_document.uri, params.text_document.version)
         self._server.open_document(params.text_document)
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)

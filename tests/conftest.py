@@ -7,7 +7,7 @@ import asyncio
 import os
 import sys
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_lsp
@@ -17,7 +17,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 from chatvim_ls.messages import WIDTH
 from chatvim_ls.providers import BUILTIN_PROVIDERS
 
-from .fake_provider import FakeProvider
+from .fake_provider import FakeProvider, ThreadedFake
 from .lsp_editor import EditorCopy
 
 FAKE_KEY = "sk-fake-secret-0123456789"
@@ -90,3 +90,11 @@ async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fak
     if not getattr(lsp_client, "shut_down", False):  # a test may shut the server down itself
         await lsp_client.shutdown_session()
     await fake.stop()
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[ThreadedFake]:
+    """The fake provider in a thread of its own, for one editor per test module."""
+    threaded = ThreadedFake()
+    yield threaded
+    threaded.stop()

@@ -20,6 +20,11 @@ from pathlib import Path
 
 TMUX = shutil.which("tmux") or "tmux"
 
+# What the editor tests ask and are answered: 121 words, one chunk each.
+WORDS = [f"word{i} " for i in range(121)]
+QUESTION = "# === USER ===\n\nTell me about lighthouses\n"
+CLOSING = "\n\n# === USER ===\n\n"
+
 
 class Terminal:
     """One program in a tmux pane of `width` by `height` cells."""

@@ -17,13 +17,10 @@ from pathlib import Path
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import Terminal, editor_environment, make_home, readme_snippet
+from .terminal import CLOSING, QUESTION, WORDS, Terminal, editor_environment, make_home, readme_snippet
 
 pytestmark = pytest.mark.skipif(shutil.which("emacs") is None, reason="needs Emacs (.ci/run installs it)")
 
-WORDS = [f"word{i} " for i in range(121)]
-QUESTION = "# === USER ===\n\nTell me about lighthouses\n"
-CLOSING = "\n\n# === USER ===\n\n"
 # Only for the test: `emacs -q` skips the user's init, which is what
 # activates Debian's elpa packages; and Debian's Emacs reports its own native
 # compilation warnings in a window of their own.
@@ -104,13 +101,6 @@ class Emacs:
 
     def close(self) -> None:
         self.terminal.close()
-
-
-@pytest.fixture(scope="module")
-def provider() -> Iterator[ThreadedFake]:
-    threaded = ThreadedFake()
-    yield threaded
-    threaded.stop()
 
 
 @pytest.fixture(scope="module", params=sorted(CLIENTS))

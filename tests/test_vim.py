@@ -1,0 +1,229 @@
+"""chatvim-ls in a real Vim (Debian's vim 9.0) with the two common LSP
+plugins, yegappan/lsp and vim-lsp (snapshots in ../shared/clients), in a
+terminal, driven by keys, with the README's setup for each.
+
+One Vim per plugin for the whole module; each test opens a chat of its own.
+The document is checked through Vim: written with :w, then read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from .fake_provider import Scenario, ThreadedFake
+from .terminal import CLOSING, QUESTION, WORDS, Terminal, editor_environment, make_home, readme_snippet
+
+CLIENTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "clients"
+pytestmark = pytest.mark.skipif(
+    shutil.which("vim") is None or not CLIENTS_DIR.is_dir(),
+    reason="needs Vim (.ci/run installs it) and ../shared/clients",
+)
+
+ANSWER = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+# Only for the test: other chats left open unsaved, no swap files, wrapping at word boundaries (so a word is
+# never split across screen lines), and Esc read as Esc at once.
+PRELUDE = "set hidden noswapfile linebreak ttimeout ttimeoutlen=20 shortmess+=I\n"
+# A statusline that shows the progress the way a user's would, each plugin's way.
+STATUSLINE = {
+    "vim-yegappan": "set laststatus=2 statusline=%f%{empty(get(g:,'LspProgress',[]))?'':'[streaming]'}\n"
+    "autocmd User LspProgressUpdate redrawstatus\n",
+    "vim-lsp": "set laststatus=2 statusline=%f%{empty(lsp#get_progress())?'':'[streaming]'}\n"
+    "autocmd User lsp_progress_updated redrawstatus\n",
+}
+
+
+@dataclass
+class Client:
+    name: str  # the README's setup
+    plugin: str  # the folder in ../shared/clients
+    menu: bool  # whether :LspCodeAction opens a menu to pick from (vim-lsp's quick pick)
+
+
+CLIENTS = {
+    "yegappan": Client("vim-yegappan", "vim-yegappan-lsp", False),
+    "vim-lsp": Client("vim-lsp", "vim-lsp", True),
+}
+
+
+class Vim:
+    def __init__(self, client: Client, home: Path) -> None:
+        self.client = client
+        self.home = home
+        self.chats = home / "chats"
+        pack = home / ".vim" / "pack" / "clients" / "start"
+        pack.mkdir(parents=True)
+        (pack / client.plugin).symlink_to(CLIENTS_DIR / client.plugin)
+        (home / ".vimrc").write_text(PRELUDE + STATUSLINE[client.name] + readme_snippet(client.name))
+        self.log = home / "server.log"
+        self.terminal = Terminal(["vim"], env=editor_environment(home), cwd=home)
+        self.terminal.wait_for(lambda s: s.startswith("\n") or "~" in s, 30, "Vim")
+        self.names = count()
+
+    def open_chat(self, text: str = QUESTION) -> Path:
+        path = self.chats / f"chat{next(self.names)}.md"
+        path.write_text(text)
+        self.command(f"e {path}")
+        self.terminal.wait_for(lambda s: self._opened(path), 30, "the server's didOpen")
+        return path
+
+    def _opened(self, path: Path) -> bool:
+        log = self.log.read_text() if self.log.exists() else ""
+        return any("didOpen " in line and path.name in line for line in log.splitlines())
+
+    def command(self, command: str) -> None:
+        self.terminal.keys("Escape")
+        self.terminal.text(":" + command)
+        self.terminal.keys("Enter")
+
+    def code_action(self, title: str) -> None:
+        if self.client.menu:
+            self.command("LspCodeAction")
+            self.terminal.wait_for_text(title, 10)
+            self.terminal.keys("Enter")
+        else:
+            self.command(f"LspCodeAction {title}")
+
+    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
+        """Until the screen shows the answer's last word and the closing delimiter after it."""
+        self.terminal.wait_for(
+            lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
+        )
+
+    def saved(self, path: Path) -> str:
+        """The buffer's text, as Vim writes it."""
+        before = path.stat().st_mtime_ns
+        self.command("w")
+        self.terminal.wait_for(lambda _: path.stat().st_mtime_ns != before, 10, "the write")
+        return path.read_text()
+
+    def close(self) -> None:
+        self.terminal.close()
+
+
+@pytest.fixture(scope="module", params=sorted(CLIENTS))
+def vim(
+    request: pytest.FixtureRequest, provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Vim]:
+    home = make_home(tmp_path_factory.mktemp(f"vim-{request.param}"), provider.fake.base_url)
+    editor = Vim(CLIENTS[request.param], home)
+    yield editor
+    editor.close()
+
+
+@pytest.fixture
+def fake(provider: ThreadedFake, vim: Vim) -> ThreadedFake:
+    provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
+    return provider
+
+
+def test_the_whole_answer_arrives(vim: Vim, fake: ThreadedFake) -> None:
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.wait_for_answer()
+    assert vim.saved(chat) == QUESTION + ANSWER
+
+
+def test_the_statusline_shows_the_progress_until_the_answer_ends(vim: Vim, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario.text(WORDS[:40], delay=0.05)
+    vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for_text("[streaming]", 10)
+    vim.wait_for_answer("word39")
+    vim.terminal.wait_for(lambda s: "[streaming]" not in s, 5, "the progress to end")  # with no key pressed
+
+
+def known_problem_with_lines_typed_above(vim: Vim, request: pytest.FixtureRequest) -> None:
+    """Known, not fixed (README, "Vim (vim-lsp)"): vim-lsp applies the answer's
+    edits at lines that new lines above have moved, and its reports of them,
+    mixed with the new lines, are not all recognised: words come twice and a
+    copy stays misplaced. Most runs of the 150 ms test, some of the other."""
+    if vim.client.name == "vim-lsp":
+        request.applymarker(pytest.mark.xfail(reason="vim-lsp: stale copies not all repaired", strict=False))
+
+
+def test_typing_above_and_below_while_it_streams(vim: Vim, fake: ThreadedFake, request: pytest.FixtureRequest) -> None:
+    known_problem_with_lines_typed_above(vim, request)
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for_text("word3 ", 10)
+    vim.terminal.keys("g", "g", "O")  # a new line at the top
+    vim.terminal.type("a note above", every=0.08)
+    vim.terminal.keys("Escape")
+    vim.terminal.type("Goand below", every=0.08)  # a line of its own below the answer as it grows
+    vim.terminal.keys("Escape")
+    vim.wait_for_answer()
+    text = vim.saved(chat)
+    assert text == "a note above\n" + QUESTION + ANSWER + "and below\n", text
+
+
+def test_typing_a_line_above_every_150_ms(vim: Vim, fake: ThreadedFake, request: pytest.FixtureRequest) -> None:
+    """yegappan/lsp reports a keystroke and the server's edit in one whole text."""
+    known_problem_with_lines_typed_above(vim, request)
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for_text("word1 ", 10)
+    lines = [f"line {i}" for i in range(12)]
+    for line in lines:
+        vim.terminal.keys("g", "g", "O")
+        vim.terminal.text(line)
+        vim.terminal.keys("Escape")
+        time.sleep(0.15)  # a person's pace, not a synchronisation
+    vim.wait_for_answer()
+    text = vim.saved(chat)
+    assert text == "".join(line + "\n" for line in reversed(lines)) + QUESTION + ANSWER, text
+
+
+def test_typing_in_another_buffer_while_it_streams(vim: Vim, fake: ThreadedFake) -> None:
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for_text("word1 ", 10)
+    # A file in a window above. (Not an unnamed buffer: vim-lsp shows the chat in
+    # its place at the next edit, README "Vim (vim-lsp)".)
+    vim.command(f"new {vim.home / 'notes.txt'}")
+    vim.terminal.keys("i")
+    started = time.monotonic()
+    while time.monotonic() - started < 3:
+        vim.terminal.type("typing elsewhere ", every=0.05)
+    vim.terminal.keys("Escape")
+    vim.command("q!")
+    vim.wait_for_answer()
+    assert vim.saved(chat) == QUESTION + ANSWER
+
+
+def test_holding_movement_keys_does_not_hold_the_answer(vim: Vim, fake: ThreadedFake) -> None:
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for_text("word1 ", 10)
+    vim.terminal.hold("k", 0.75)
+    vim.terminal.hold("j", 0.75)
+    screen = vim.terminal.screen()
+    assert "word40 " in screen, screen  # 1.5 s at 50 words a second went on arriving
+    vim.wait_for_answer()
+    assert vim.saved(chat) == QUESTION + ANSWER
+
+
+def test_stopping_mid_answer(vim: Vim, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for_text("word2 ", 10)
+    vim.code_action("Chatvim: stop")
+    vim.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
+    text = vim.saved(chat)
+    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
+    assert text.endswith(CLOSING) and "word120" not in text, text
+
+
+def test_a_provider_error_is_one_line(vim: Vim, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
+    chat = vim.open_chat()
+    vim.code_action("Chatvim: complete")
+    vim.terminal.wait_for(lambda s: "rejected the API key" in s, 15, "the error")
+    assert vim.saved(chat) == QUESTION
