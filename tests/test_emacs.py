@@ -171,6 +171,18 @@ def test_holding_movement_keys_does_not_hold_the_answer(emacs: Emacs, fake: Thre
     assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
 
 
+def test_the_mode_line_shows_the_progress_until_the_answer_ends(emacs: Emacs, fake: ThreadedFake) -> None:
+    """lsp-mode shows the progress in the mode line; eglot 1.9 shows none (README)."""
+    if emacs.client.name != "emacs-lsp-mode":
+        pytest.skip("eglot 1.9 shows no progress")
+    fake.fake.scenarios["m"] = Scenario.text(WORDS[:40], delay=0.05)
+    chat = emacs.open_chat()
+    emacs.code_action("Chatvim: complete")
+    emacs.terminal.wait_for(lambda s: "⌛" in s and "tokens" in s, 10, "the progress in the mode line")
+    emacs.wait_for_answer(chat, "word39")
+    emacs.terminal.wait_for(lambda s: "⌛" not in s, 5, "the progress to end")  # with no key pressed
+
+
 def test_stopping_mid_answer(emacs: Emacs, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
     chat = emacs.open_chat()
