@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Protocol
 
 TMUX = shutil.which("tmux") or "tmux"
 
@@ -146,3 +147,37 @@ def readme_snippet(name: str) -> str:
     fence_start = after.index("```")
     body_start = after.index("\n", fence_start) + 1
     return after[body_start : after.index("```", body_start)]
+
+
+# -- what every editor's tests ask of it -------------------------------------------
+
+
+class Editor(Protocol):
+    """An editor under test (tests/test_emacs.py, test_vim.py, test_nvim_lspconfig.py)."""
+
+    terminal: Terminal
+
+    def open_chat(self) -> Path: ...
+    def code_action(self, title: str) -> None: ...
+    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None: ...
+    def saved(self, path: Path) -> str: ...
+
+
+def stop_mid_answer(editor: Editor) -> None:
+    """Asked, then stopped at its third word (the provider sends one word every 0.1 s)."""
+    chat = editor.open_chat()
+    editor.code_action("Chatvim: complete")
+    editor.terminal.wait_for_text("word2 ", 10)
+    editor.code_action("Chatvim: stop")
+    editor.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
+    text = editor.saved(chat)
+    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
+    assert text.endswith(CLOSING) and "word120" not in text, text
+
+
+def refused_key(editor: Editor) -> None:
+    """The provider refuses the key: its one line on screen, the chat as it was."""
+    chat = editor.open_chat()
+    editor.code_action("Chatvim: complete")
+    editor.terminal.wait_for(lambda s: "rejected the API key" in s, 15, "the error")
+    assert editor.saved(chat) == QUESTION

@@ -17,7 +17,17 @@ from pathlib import Path
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import CLOSING, QUESTION, WORDS, Terminal, editor_environment, make_home, readme_snippet
+from .terminal import (
+    CLOSING,
+    QUESTION,
+    WORDS,
+    Terminal,
+    editor_environment,
+    make_home,
+    readme_snippet,
+    refused_key,
+    stop_mid_answer,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("emacs") is None, reason="needs Emacs (.ci/run installs it)")
 
@@ -76,7 +86,7 @@ class Emacs:
             self.terminal.wait_for_text(title, 10)
             self.terminal.keys("Enter")
 
-    def wait_for_answer(self, path: Path, last_word: str = "word120", timeout: float = 30.0) -> None:
+    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
         """Until the screen shows the answer's last word and the closing delimiter after it."""
 
         def ended(screen: str) -> bool:
@@ -122,7 +132,7 @@ def fake(provider: ThreadedFake, emacs: Emacs) -> ThreadedFake:
 def test_the_whole_answer_arrives_quietly(emacs: Emacs, fake: ThreadedFake) -> None:
     chat = emacs.open_chat()
     emacs.code_action("Chatvim: complete")
-    emacs.wait_for_answer(chat)
+    emacs.wait_for_answer()
     assert "[eglot]" not in emacs.echo_area() and "LSP ::" not in emacs.echo_area(), emacs.echo_area()
     assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
 
@@ -135,7 +145,7 @@ def test_typing_above_and_below_while_it_streams(emacs: Emacs, fake: ThreadedFak
     emacs.terminal.type("a note above\n", every=0.08)
     emacs.terminal.keys("M->")  # the end, below the answer as it grows
     emacs.terminal.type("and below", every=0.08)
-    emacs.wait_for_answer(chat)
+    emacs.wait_for_answer()
     # What is typed below the answer as it grows stays after it: the next question.
     answer = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
     assert emacs.saved(chat) == "a note above\n" + QUESTION + answer + "and below\n"
@@ -155,7 +165,7 @@ def test_typing_in_another_buffer_while_it_streams(emacs: Emacs, fake: ThreadedF
     emacs.terminal.keys("C-x", "b")
     emacs.terminal.text(chat.name)
     emacs.terminal.keys("Enter")
-    emacs.wait_for_answer(chat)
+    emacs.wait_for_answer()
     assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
 
 
@@ -167,7 +177,7 @@ def test_holding_movement_keys_does_not_hold_the_answer(emacs: Emacs, fake: Thre
     emacs.terminal.hold("Down", 0.75)
     screen = emacs.terminal.screen()
     assert "word40 " in screen.replace("\\\n", ""), screen  # 1.5 s at 50 words a second went on arriving
-    emacs.wait_for_answer(chat)
+    emacs.wait_for_answer()
     assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
 
 
@@ -176,28 +186,18 @@ def test_the_mode_line_shows_the_progress_until_the_answer_ends(emacs: Emacs, fa
     if emacs.client.name != "emacs-lsp-mode":
         pytest.skip("eglot 1.9 shows no progress")
     fake.fake.scenarios["m"] = Scenario.text(WORDS[:40], delay=0.05)
-    chat = emacs.open_chat()
+    emacs.open_chat()
     emacs.code_action("Chatvim: complete")
     emacs.terminal.wait_for(lambda s: "⌛" in s and "tokens" in s, 10, "the progress in the mode line")
-    emacs.wait_for_answer(chat, "word39")
+    emacs.wait_for_answer("word39")
     emacs.terminal.wait_for(lambda s: "⌛" not in s, 5, "the progress to end")  # with no key pressed
 
 
 def test_stopping_mid_answer(emacs: Emacs, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
-    chat = emacs.open_chat()
-    emacs.code_action("Chatvim: complete")
-    emacs.terminal.wait_for_text("word2 ", 10)
-    emacs.code_action("Chatvim: stop")
-    emacs.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
-    text = emacs.saved(chat)
-    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
-    assert text.endswith(CLOSING) and "word120" not in text, text
+    stop_mid_answer(emacs)
 
 
 def test_a_provider_error_is_one_line(emacs: Emacs, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
-    chat = emacs.open_chat()
-    emacs.code_action("Chatvim: complete")
-    emacs.terminal.wait_for(lambda s: "rejected the key" in s or "401" in s, 15, "the error")
-    assert emacs.saved(chat) == QUESTION
+    refused_key(emacs)

@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import CLOSING, QUESTION, WORDS, Terminal, editor_environment, make_home, readme_snippet
+from .terminal import (
+    CLOSING,
+    QUESTION,
+    WORDS,
+    Terminal,
+    editor_environment,
+    make_home,
+    readme_snippet,
+    refused_key,
+    stop_mid_answer,
+)
 
 LSPCONFIG = Path(__file__).resolve().parent.parent.parent / "shared" / "clients" / "nvim-lspconfig"
 pytestmark = pytest.mark.skipif(
@@ -139,19 +149,9 @@ def test_typing_in_another_window_and_holding_keys(nvim: Neovim, fake: ThreadedF
 
 def test_stopping_mid_answer(nvim: Neovim, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
-    chat = nvim.open_chat()
-    nvim.code_action("Chatvim: complete")
-    nvim.terminal.wait_for_text("word2 ", 10)
-    nvim.code_action("Chatvim: stop")
-    nvim.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
-    text = nvim.saved(chat)
-    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
-    assert text.endswith(CLOSING) and "word120" not in text, text
+    stop_mid_answer(nvim)
 
 
 def test_a_provider_error_is_one_line(nvim: Neovim, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
-    chat = nvim.open_chat()
-    nvim.code_action("Chatvim: complete")
-    nvim.terminal.wait_for(lambda s: "rejected the API key" in s, 15, "the error")
-    assert nvim.saved(chat) == QUESTION
+    refused_key(nvim)

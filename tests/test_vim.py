@@ -18,7 +18,17 @@ from pathlib import Path
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import CLOSING, QUESTION, WORDS, Terminal, editor_environment, make_home, readme_snippet
+from .terminal import (
+    CLOSING,
+    QUESTION,
+    WORDS,
+    Terminal,
+    editor_environment,
+    make_home,
+    readme_snippet,
+    refused_key,
+    stop_mid_answer,
+)
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "clients"
 pytestmark = pytest.mark.skipif(
@@ -211,19 +221,9 @@ def test_holding_movement_keys_does_not_hold_the_answer(vim: Vim, fake: Threaded
 
 def test_stopping_mid_answer(vim: Vim, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.1)
-    chat = vim.open_chat()
-    vim.code_action("Chatvim: complete")
-    vim.terminal.wait_for_text("word2 ", 10)
-    vim.code_action("Chatvim: stop")
-    vim.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
-    text = vim.saved(chat)
-    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
-    assert text.endswith(CLOSING) and "word120" not in text, text
+    stop_mid_answer(vim)
 
 
 def test_a_provider_error_is_one_line(vim: Vim, fake: ThreadedFake) -> None:
     fake.fake.scenarios["m"] = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
-    chat = vim.open_chat()
-    vim.code_action("Chatvim: complete")
-    vim.terminal.wait_for(lambda s: "rejected the API key" in s, 15, "the error")
-    assert vim.saved(chat) == QUESTION
+    refused_key(vim)
