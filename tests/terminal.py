@@ -9,6 +9,7 @@ screen shows (`wait_for`) and the pauses of a person's typing (`type`).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -161,6 +162,51 @@ class Editor(Protocol):
     def code_action(self, title: str) -> None: ...
     def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None: ...
     def saved(self, path: Path) -> str: ...
+
+
+class ViEditor:
+    """Vim or Neovim, in `home`, set up by the caller: chats opened with :e,
+    known open once the server's log has their didOpen, written with :w."""
+
+    def __init__(self, argv: Sequence[str], home: Path) -> None:
+        self.home = home
+        self.chats = home / "chats"
+        self.log = home / "server.log"
+        self.terminal = Terminal(argv, env=editor_environment(home), cwd=home)
+        self.terminal.wait_for(lambda s: "~" in s, 30, argv[0])  # the empty buffer's lines
+        self.names = itertools.count()
+
+    def open_chat(self, text: str = QUESTION) -> Path:
+        path = self.chats / f"chat{next(self.names)}.md"
+        path.write_text(text)
+        self.command(f"e {path}")
+        self.terminal.wait_for(lambda _: self._opened(path), 30, "the server's didOpen")
+        return path
+
+    def _opened(self, path: Path) -> bool:
+        log = self.log.read_text() if self.log.exists() else ""
+        return any("didOpen " in line and path.name in line for line in log.splitlines())
+
+    def command(self, command: str) -> None:
+        self.terminal.keys("Escape")
+        self.terminal.text(":" + command)
+        self.terminal.keys("Enter")
+
+    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
+        """Until the screen shows the answer's last word and the closing delimiter after it."""
+        self.terminal.wait_for(
+            lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
+        )
+
+    def saved(self, path: Path) -> str:
+        """The buffer's text, as the editor writes it."""
+        before = path.stat().st_mtime_ns
+        self.command("w")
+        self.terminal.wait_for(lambda _: path.stat().st_mtime_ns != before, 10, "the write")
+        return path.read_text()
+
+    def close(self) -> None:
+        self.terminal.close()
 
 
 def stop_mid_answer(editor: Editor) -> None:

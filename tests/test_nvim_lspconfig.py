@@ -12,23 +12,12 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
-from itertools import count
 from pathlib import Path
 
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import (
-    CLOSING,
-    QUESTION,
-    WORDS,
-    Terminal,
-    editor_environment,
-    make_home,
-    readme_snippet,
-    refused_key,
-    stop_mid_answer,
-)
+from .terminal import CLOSING, QUESTION, WORDS, ViEditor, make_home, readme_snippet, refused_key, stop_mid_answer
 
 LSPCONFIG = Path(__file__).resolve().parent.parent.parent / "shared" / "clients" / "nvim-lspconfig"
 pytestmark = pytest.mark.skipif(
@@ -41,36 +30,15 @@ PRELUDE = "vim.o.hidden = true\nvim.o.swapfile = false\nvim.o.linebreak = true\n
 SNIPPETS = ["neovim-0.11", "neovim-0.10-lspconfig"]
 
 
-class Neovim:
+class Neovim(ViEditor):
     def __init__(self, snippet: str, home: Path) -> None:
-        self.home = home
-        self.chats = home / "chats"
         pack = home / "data" / "nvim" / "site" / "pack" / "plugins" / "start"
         pack.mkdir(parents=True)
         (pack / "nvim-lspconfig").symlink_to(LSPCONFIG)
         config = home / "config" / "nvim"
         config.mkdir(parents=True)
         (config / "init.lua").write_text(PRELUDE + readme_snippet(snippet))
-        self.log = home / "server.log"
-        self.terminal = Terminal(["nvim"], env=editor_environment(home), cwd=home)
-        self.terminal.wait_for(lambda s: "~" in s, 30, "Neovim")
-        self.names = count()
-
-    def open_chat(self) -> Path:
-        path = self.chats / f"chat{next(self.names)}.md"
-        path.write_text(QUESTION)
-        self.command(f"e {path}")
-        self.terminal.wait_for(lambda _: self._opened(path), 30, "the server's didOpen")
-        return path
-
-    def _opened(self, path: Path) -> bool:
-        log = self.log.read_text() if self.log.exists() else ""
-        return any("didOpen " in line and path.name in line for line in log.splitlines())
-
-    def command(self, command: str) -> None:
-        self.terminal.keys("Escape")
-        self.terminal.text(":" + command)
-        self.terminal.keys("Enter")
+        super().__init__(["nvim"], home)
 
     def code_action(self, title: str) -> None:
         """The code action menu (vim.ui.select), then the number of `title`."""
@@ -79,20 +47,6 @@ class Neovim:
         line = next(x for x in screen.splitlines() if title in x)
         self.terminal.text(line.split(":", 1)[0].strip())
         self.terminal.keys("Enter")
-
-    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
-        self.terminal.wait_for(
-            lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
-        )
-
-    def saved(self, path: Path) -> str:
-        before = path.stat().st_mtime_ns
-        self.command("w")
-        self.terminal.wait_for(lambda _: path.stat().st_mtime_ns != before, 10, "the write")
-        return path.read_text()
-
-    def close(self) -> None:
-        self.terminal.close()
 
 
 @pytest.fixture(scope="module", params=SNIPPETS)

@@ -12,23 +12,12 @@ import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import count
 from pathlib import Path
 
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import (
-    CLOSING,
-    QUESTION,
-    WORDS,
-    Terminal,
-    editor_environment,
-    make_home,
-    readme_snippet,
-    refused_key,
-    stop_mid_answer,
-)
+from .terminal import CLOSING, QUESTION, WORDS, ViEditor, make_home, readme_snippet, refused_key, stop_mid_answer
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "clients"
 pytestmark = pytest.mark.skipif(
@@ -62,35 +51,14 @@ CLIENTS = {
 }
 
 
-class Vim:
+class Vim(ViEditor):
     def __init__(self, client: Client, home: Path) -> None:
         self.client = client
-        self.home = home
-        self.chats = home / "chats"
         pack = home / ".vim" / "pack" / "clients" / "start"
         pack.mkdir(parents=True)
         (pack / client.plugin).symlink_to(CLIENTS_DIR / client.plugin)
         (home / ".vimrc").write_text(PRELUDE + STATUSLINE[client.name] + readme_snippet(client.name))
-        self.log = home / "server.log"
-        self.terminal = Terminal(["vim"], env=editor_environment(home), cwd=home)
-        self.terminal.wait_for(lambda s: s.startswith("\n") or "~" in s, 30, "Vim")
-        self.names = count()
-
-    def open_chat(self, text: str = QUESTION) -> Path:
-        path = self.chats / f"chat{next(self.names)}.md"
-        path.write_text(text)
-        self.command(f"e {path}")
-        self.terminal.wait_for(lambda s: self._opened(path), 30, "the server's didOpen")
-        return path
-
-    def _opened(self, path: Path) -> bool:
-        log = self.log.read_text() if self.log.exists() else ""
-        return any("didOpen " in line and path.name in line for line in log.splitlines())
-
-    def command(self, command: str) -> None:
-        self.terminal.keys("Escape")
-        self.terminal.text(":" + command)
-        self.terminal.keys("Enter")
+        super().__init__(["vim"], home)
 
     def code_action(self, title: str) -> None:
         if self.client.menu:
@@ -99,22 +67,6 @@ class Vim:
             self.terminal.keys("Enter")
         else:
             self.command(f"LspCodeAction {title}")
-
-    def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
-        """Until the screen shows the answer's last word and the closing delimiter after it."""
-        self.terminal.wait_for(
-            lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
-        )
-
-    def saved(self, path: Path) -> str:
-        """The buffer's text, as Vim writes it."""
-        before = path.stat().st_mtime_ns
-        self.command("w")
-        self.terminal.wait_for(lambda _: path.stat().st_mtime_ns != before, 10, "the write")
-        return path.read_text()
-
-    def close(self) -> None:
-        self.terminal.close()
 
 
 @pytest.fixture(scope="module", params=sorted(CLIENTS))
