@@ -217,7 +217,7 @@ def stop_mid_answer(editor: Editor) -> None:
     editor.code_action("Chatvim: stop")
     editor.terminal.wait_for(lambda s: s.count("# === USER ===") >= 2, 10, "the closing delimiter")
     text = editor.saved(chat)
-    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 ")
+    assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nword0 word1 word2 "), text
     assert text.endswith(CLOSING) and "word120" not in text, text
 
 

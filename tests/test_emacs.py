@@ -73,10 +73,14 @@ class Emacs:
         self.terminal.keys("C-x", "C-f")
         self.terminal.text(str(path))
         self.terminal.keys("Enter")
-        self.terminal.wait_for(
-            lambda s: path.name in s and self.client.connected in s and "/starting" not in s, 30, "the server"
-        )
+        self.terminal.wait_for(lambda s: any(self._connected(line, path) for line in s.splitlines()), 30, "the server")
         return path
+
+    def _connected(self, line: str, path: Path) -> bool:
+        """`line` is the chat's mode line, its server running. (The whole screen
+        would do no good: the path typed at the prompt and the last chat's mode
+        line show there before the chat is open.)"""
+        return path.name in line and self.client.connected in line and "/starting" not in line
 
     def code_action(self, title: str) -> None:
         self.terminal.keys("M-x")
