@@ -40,15 +40,15 @@ EDITORS = {  # name: (a new editor in a home, the keys that start a note above t
 }
 
 
-def edit_times(log: Path, since: int) -> tuple[list[float], int, int]:
-    """applyEdit send times after byte `since` of the log; refusals; log size."""
+def edit_times(log: Path, since: int) -> tuple[list[float], int]:
+    """applyEdit send times after byte `since` of the log, and the refusals."""
     text = log.read_bytes()[since:].decode(errors="replace")
     times = []
     for line in text.splitlines():
         match = EDIT.match(line)
         if match:
             times.append(datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp())
-    return times, text.count("applied=False"), since + len(text.encode())
+    return times, text.count("applied=False")
 
 
 def one_answer(editor, typing_keys: tuple[str, ...] | None) -> dict[str, float]:  # type: ignore[no-untyped-def]
@@ -67,7 +67,7 @@ def one_answer(editor, typing_keys: tuple[str, ...] | None) -> dict[str, float]:
             editor.terminal.keys("Escape")
     editor.terminal.wait_for(lambda s: "word120" in s.replace("\\\n", "") and s.count("# === USER ===") >= 2, 40)
     text = editor.saved(chat)
-    times, refused, _ = edit_times(log, since)
+    times, refused = edit_times(log, since)
     gaps = [b - a for a, b in itertools.pairwise(times)]
     return {
         "first": first,

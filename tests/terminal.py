@@ -26,6 +26,7 @@ TMUX = shutil.which("tmux") or "tmux"
 WORDS = [f"word{i} " for i in range(121)]
 QUESTION = "# === USER ===\n\nTell me about lighthouses\n"
 CLOSING = "\n\n# === USER ===\n\n"
+ANSWER = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING  # after QUESTION, once whole
 
 
 class Terminal:
@@ -179,13 +180,19 @@ class ViEditor:
     def open_chat(self, text: str = QUESTION) -> Path:
         path = self.chats / f"chat{next(self.names)}.md"
         path.write_text(text)
+        since = self.log.stat().st_size if self.log.exists() else 0
         self.command(f"e {path}")
-        self.terminal.wait_for(lambda _: self._opened(path), 30, "the server's didOpen")
+        self.terminal.wait_for(lambda _: self._opened(path, since), 30, "the server's didOpen")
         return path
 
-    def _opened(self, path: Path) -> bool:
-        log = self.log.read_text() if self.log.exists() else ""
-        return any("didOpen " in line and path.name in line for line in log.splitlines())
+    def _opened(self, path: Path, since: int) -> bool:
+        """The server's log, from byte `since` on, has the chat's didOpen."""
+        if not self.log.exists():
+            return False
+        with self.log.open("rb") as log:
+            log.seek(since)
+            new = log.read().decode(errors="replace")
+        return any("didOpen " in line and path.name in line for line in new.splitlines())
 
     def command(self, command: str) -> None:
         self.terminal.keys("Escape")

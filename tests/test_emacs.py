@@ -18,7 +18,7 @@ import pytest
 
 from .fake_provider import Scenario, ThreadedFake
 from .terminal import (
-    CLOSING,
+    ANSWER,
     QUESTION,
     WORDS,
     Terminal,
@@ -138,7 +138,7 @@ def test_the_whole_answer_arrives_quietly(emacs: Emacs, fake: ThreadedFake) -> N
     emacs.code_action("Chatvim: complete")
     emacs.wait_for_answer()
     assert "[eglot]" not in emacs.echo_area() and "LSP ::" not in emacs.echo_area(), emacs.echo_area()
-    assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+    assert emacs.saved(chat) == QUESTION + ANSWER
 
 
 def test_typing_above_and_below_while_it_streams(emacs: Emacs, fake: ThreadedFake) -> None:
@@ -151,8 +151,7 @@ def test_typing_above_and_below_while_it_streams(emacs: Emacs, fake: ThreadedFak
     emacs.terminal.type("and below", every=0.08)
     emacs.wait_for_answer()
     # What is typed below the answer as it grows stays after it: the next question.
-    answer = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
-    assert emacs.saved(chat) == "a note above\n" + QUESTION + answer + "and below\n"
+    assert emacs.saved(chat) == "a note above\n" + QUESTION + ANSWER + "and below\n"
 
 
 def test_typing_in_another_buffer_while_it_streams(emacs: Emacs, fake: ThreadedFake) -> None:
@@ -170,7 +169,7 @@ def test_typing_in_another_buffer_while_it_streams(emacs: Emacs, fake: ThreadedF
     emacs.terminal.text(chat.name)
     emacs.terminal.keys("Enter")
     emacs.wait_for_answer()
-    assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+    assert emacs.saved(chat) == QUESTION + ANSWER
 
 
 def test_holding_movement_keys_does_not_hold_the_answer(emacs: Emacs, fake: ThreadedFake) -> None:
@@ -182,7 +181,7 @@ def test_holding_movement_keys_does_not_hold_the_answer(emacs: Emacs, fake: Thre
     screen = emacs.terminal.screen()
     assert "word40 " in screen.replace("\\\n", ""), screen  # 1.5 s at 50 words a second went on arriving
     emacs.wait_for_answer()
-    assert emacs.saved(chat) == QUESTION + "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
+    assert emacs.saved(chat) == QUESTION + ANSWER
 
 
 def test_the_mode_line_shows_the_progress_until_the_answer_ends(emacs: Emacs, fake: ThreadedFake) -> None:

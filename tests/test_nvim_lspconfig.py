@@ -17,14 +17,22 @@ from pathlib import Path
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import CLOSING, QUESTION, WORDS, ViEditor, make_home, readme_snippet, refused_key, stop_mid_answer
+from .terminal import (
+    ANSWER,
+    QUESTION,
+    WORDS,
+    ViEditor,
+    make_home,
+    readme_snippet,
+    refused_key,
+    stop_mid_answer,
+)
 
 LSPCONFIG = Path(__file__).resolve().parent.parent.parent / "shared" / "clients" / "nvim-lspconfig"
 pytestmark = pytest.mark.skipif(
     shutil.which("nvim") is None or not LSPCONFIG.is_dir(), reason="needs nvim and ../shared/clients/nvim-lspconfig"
 )
 
-ANSWER = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
 # Only for the test: other chats left open unsaved, no swap files, wrapping at word boundaries.
 PRELUDE = "vim.o.hidden = true\nvim.o.swapfile = false\nvim.o.linebreak = true\n"
 SNIPPETS = ["neovim-0.11", "neovim-0.10-lspconfig"]

@@ -17,7 +17,16 @@ from pathlib import Path
 import pytest
 
 from .fake_provider import Scenario, ThreadedFake
-from .terminal import CLOSING, QUESTION, WORDS, ViEditor, make_home, readme_snippet, refused_key, stop_mid_answer
+from .terminal import (
+    ANSWER,
+    QUESTION,
+    WORDS,
+    ViEditor,
+    make_home,
+    readme_snippet,
+    refused_key,
+    stop_mid_answer,
+)
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "clients"
 pytestmark = pytest.mark.skipif(
@@ -25,7 +34,6 @@ pytestmark = pytest.mark.skipif(
     reason="needs Vim (.ci/run installs it) and ../shared/clients",
 )
 
-ANSWER = "\n# === ASSISTANT ===\n\n" + "".join(WORDS) + CLOSING
 # Only for the test: other chats left open unsaved, no swap files, wrapping at word boundaries (so a word is
 # never split across screen lines), and Esc read as Esc at once.
 PRELUDE = "set hidden noswapfile linebreak ttimeout ttimeoutlen=20 shortmess+=I\n"
