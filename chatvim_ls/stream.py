@@ -478,26 +478,23 @@ class AnswerWriter:
     def _copies_in(self, new: str, start: Position, end: Position, run: list[_Sent]) -> tuple[int, int]:
         """Where `new` (the text from `start` to `end`) holds copies of the
         first edits of `run` at their old coordinates, each just after the
-        one before: (offset of the first, how many). Only there, or at the
-        very end (coordinates past the end are clamped): a copy the user moved
+        one before: (offset of the first, how many). Only there, or where the
+        editor clamped those coordinates (`_copy_at`): a copy the user moved
         by typing before the editor reported it cannot be told from the user's
         own text (README, "Editing while it streams")."""
         first_line = self.doc.lines[start.line][: start.character]
-        scratch = TextDocument("", first_line + new, encoding=self.doc.encoding)
-        at_the_end = end == self.doc.end()
+        text = first_line + new
         begin, count, expected = 0, 0, -1
         for sent in run:
             line, character = sent.client_start
             if line < start.line:
                 break
-            pos = scratch.from_client(line - start.line, character)
-            offset = sum(len(x) for x in scratch.lines[: pos.line]) + pos.character - len(first_line)
             if count:
                 offset = expected
-            elif at_the_end and new.endswith(sent.text) and new[offset : offset + len(sent.text)] != sent.text:
-                last = scratch.to_client(scratch.position_of(len(first_line) + len(new) - len(sent.text)))
-                if last < (line - start.line, character):  # sent past the end of the text it met: clamped
-                    offset = len(new) - len(sent.text)
+            else:
+                at = _copy_at(text, (line - start.line, character), sent.text, self.doc.encoding,
+                              whole=end == self.doc.end())  # fmt: skip
+                offset = -1 if at is None else at - len(first_line)
             if offset < 0 or new[offset : offset + len(sent.text)] != sent.text:
                 break
             if not count:
@@ -528,6 +525,36 @@ class AnswerWriter:
         for sent in self._unechoed():
             if sent.repair is not None:
                 sent.repair = _map_change(splice, sent.repair)
+
+
+def _copy_at(text: str, at: tuple[int, int], copy: str, encoding: str, *, whole: bool) -> int | None:
+    """The offset in `text` of a copy of `copy` inserted at the client
+    position `at` of the text without it, as editors clamp: a column past its
+    line's end is that end (the copy then ends its line), a line past the
+    last is the end. `whole`: `text` runs to the document's end (else its
+    last line may be cut short, and only a copy followed by a line break can
+    have been clamped)."""
+    scratch = TextDocument("", text, encoding=encoding)
+    line, character = at
+    if line < len(scratch.lines):
+        pos = scratch.from_client(line, character)
+        offset = sum(len(x) for x in scratch.lines[:line]) + pos.character
+        if scratch.to_client(pos) == at and text.startswith(copy, offset):
+            return offset  # where it was sent: nothing clamped
+        line_start = offset - pos.character
+        found = text.find(copy, line_start, line_start + len(scratch.lines[line]) + len(copy))
+        while found != -1:
+            after = text[found + len(copy) : found + len(copy) + 1]
+            clamped = scratch.units(text[line_start:found]) < character
+            if clamped and (after in ("\r", "\n") if after else whole) and "\n" not in text[line_start:found]:
+                return found
+            found = text.find(copy, found + 1, line_start + len(scratch.lines[line]) + len(copy))
+    if whole and text.endswith(copy):
+        found = len(text) - len(copy)
+        before = text[:found]
+        if before.count("\n") + before.count("\r") - before.count("\r\n") < line:
+            return found  # sent past the last line of the text it met: at the end
+    return None
 
 
 def _differences(a: str, b: str) -> list[tuple[int, int, str]]:

@@ -314,3 +314,21 @@ def test_a_crlf_document_gets_crlf_line_breaks() -> None:
     answer = "\r\n# === ASSISTANT ===\r\n\r\n2.\r\nDone\r\ntwo\r\nlines\r\n\r\n# === USER ===\r\n\r\n"
     assert session.editor.current == question + answer
     assert session.writer.done and session.writer.edits_refused == 0
+
+
+def test_a_stale_copy_clamped_to_a_shorter_line_is_found_in_a_merged_report() -> None:
+    """vim-lsp: a line typed at the top moves the answer down; the edit sent
+    for the answer's old line lands on the line now there (the blank one
+    after the delimiter), clamped to its end, and one diff reports both."""
+    session = Session.start(QUESTION, mode="lax", versioned=False, merged_reports=True, debounce=True)
+    session.writer.add("first words on a long line ")
+    session.settle()
+    session.writer.add("more ")
+    session.server_sends()
+    session.editor.user_insert(0, "\n", session.to_server)
+    session.client_step()
+    assert session.editor.current.endswith("# === ASSISTANT ===\nmore \nfirst words on a long line \n")
+    session.editor.flush(session.to_server)
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("first words on a long line more "))

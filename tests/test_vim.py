@@ -109,17 +109,7 @@ def test_the_statusline_shows_the_progress_until_the_answer_ends(vim: Vim, fake:
     vim.terminal.wait_for(lambda s: "[streaming]" not in s, 5, "the progress to end")  # with no key pressed
 
 
-def known_problem_with_lines_typed_above(vim: Vim, request: pytest.FixtureRequest) -> None:
-    """Known, not fixed (README, "Vim (vim-lsp)"): vim-lsp applies the answer's
-    edits at lines that new lines above have moved, and its reports of them,
-    mixed with the new lines, are not all recognised: words come twice and a
-    copy stays misplaced. Most runs of the 150 ms test, some of the other."""
-    if vim.client.name == "vim-lsp":
-        request.applymarker(pytest.mark.xfail(reason="vim-lsp: stale copies not all repaired", strict=False))
-
-
-def test_typing_above_and_below_while_it_streams(vim: Vim, fake: ThreadedFake, request: pytest.FixtureRequest) -> None:
-    known_problem_with_lines_typed_above(vim, request)
+def test_typing_above_and_below_while_it_streams(vim: Vim, fake: ThreadedFake) -> None:
     chat = vim.open_chat()
     vim.code_action("Chatvim: complete")
     vim.terminal.wait_for_text("word3 ", 10)
@@ -133,9 +123,11 @@ def test_typing_above_and_below_while_it_streams(vim: Vim, fake: ThreadedFake, r
     assert text == "a note above\n" + QUESTION + ANSWER + "and below\n", text
 
 
-def test_typing_a_line_above_every_150_ms(vim: Vim, fake: ThreadedFake, request: pytest.FixtureRequest) -> None:
-    """yegappan/lsp reports a keystroke and the server's edit in one whole text."""
-    known_problem_with_lines_typed_above(vim, request)
+def test_typing_a_line_above_every_150_ms(vim: Vim, fake: ThreadedFake) -> None:
+    """yegappan/lsp reports a keystroke and the server's edit in one whole
+    text; vim-lsp applies an edit at the line it was sent for, which the new
+    line has moved (clamped to the shorter line now there), and reports both
+    in one diff."""
     chat = vim.open_chat()
     vim.code_action("Chatvim: complete")
     vim.terminal.wait_for_text("word1 ", 10)
