@@ -180,19 +180,19 @@ class ViEditor:
     def open_chat(self, text: str = QUESTION) -> Path:
         path = self.chats / f"chat{next(self.names)}.md"
         path.write_text(text)
-        since = self.log.stat().st_size if self.log.exists() else 0
+        self.since = self.log.stat().st_size if self.log.exists() else 0
         self.command(f"e {path}")
-        self.terminal.wait_for(lambda _: self._opened(path, since), 30, "the server's didOpen")
+        self.terminal.wait_for(lambda _: self._logged("didOpen ", path.name), 30, "the server's didOpen")
         return path
 
-    def _opened(self, path: Path, since: int) -> bool:
-        """The server's log, from byte `since` on, has the chat's didOpen."""
+    def _logged(self, *words: str) -> bool:
+        """The server's log has a line with all of `words` since the last chat was opened."""
         if not self.log.exists():
             return False
         with self.log.open("rb") as log:
-            log.seek(since)
-            new = log.read().decode(errors="replace")
-        return any("didOpen " in line and path.name in line for line in new.splitlines())
+            log.seek(self.since)
+            lines = log.read().decode(errors="replace").splitlines()
+        return any(all(word in line for word in words) for line in lines)
 
     def command(self, command: str) -> None:
         self.terminal.keys("Escape")
@@ -200,10 +200,16 @@ class ViEditor:
         self.terminal.keys("Enter")
 
     def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
-        """Until the screen shows the answer's last word and the closing delimiter after it."""
+        """Until the screen shows the answer's last word and the closing
+        delimiter after it, and the server has ended the answer's progress."""
         self.terminal.wait_for(
             lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
         )
+        self.terminal.wait_for(lambda _: self._logged('"kind": "end"'), 10, "the progress's end")
+
+    def message_line(self) -> str:
+        """The screen's last line: messages, or the command being typed."""
+        return self.terminal.screen().splitlines()[-1]
 
     def saved(self, path: Path) -> str:
         """The buffer's text, as the editor writes it."""

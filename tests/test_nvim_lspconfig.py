@@ -77,6 +77,8 @@ def test_the_whole_answer_arrives(nvim: Neovim, fake: ThreadedFake) -> None:
     chat = nvim.open_chat()
     nvim.code_action("Chatvim: complete")
     nvim.wait_for_answer()
+    message = nvim.message_line()
+    assert not message.strip() or message.startswith(":"), message  # nothing but the command typed
     assert nvim.saved(chat) == QUESTION + ANSWER
 
 

@@ -97,6 +97,8 @@ def test_the_whole_answer_arrives(vim: Vim, fake: ThreadedFake) -> None:
     chat = vim.open_chat()
     vim.code_action("Chatvim: complete")
     vim.wait_for_answer()
+    message = vim.message_line()
+    assert not message.strip() or message.startswith(":"), message  # nothing but the command typed
     assert vim.saved(chat) == QUESTION + ANSWER
 
 
