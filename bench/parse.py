@@ -9,7 +9,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from chatvim_ls.document import parse_chat
+from chatvim_ls.chat import parse_chat
 
 TURNS = 20_000
 TARGET_BYTES = 5_000_000

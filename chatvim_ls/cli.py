@@ -19,10 +19,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from .config import ConfigError, NotText, load_global_config, read_text
-from .document import parse_chat
+from .chat import parse_chat
+from .config import load_global_config, read_text
+from .problems import ChatvimError
 from .providers import NO_MODEL
-from .request import RequestError, build_request
+from .request import build_request
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -107,14 +108,14 @@ def _complete(path: Path, *, dry_run: bool) -> int:
     try:
         config = load_global_config()
         text = read_text(path)
-    except (ConfigError, NotText) as exc:
+    except ChatvimError as exc:
         return _fail(str(exc))
     chat = parse_chat(text, config.settings)
     for line in config.warnings + [p.one_line(str(path)) for p in chat.problems if not p.is_error]:
         print(line, file=sys.stderr)
     try:
         request = build_request(chat, config, os.environ, preview=True)
-    except RequestError as exc:
+    except ChatvimError as exc:
         return _fail(exc.one_line(str(path)))
     if not request.model:
         print(f"{path}: warning: {NO_MODEL} (the request below has none)", file=sys.stderr)

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .document import Chat, Message, parse_chat, split_lines
+from .chat import Chat, Message, parse_chat, split_lines
+from .problems import ChatvimError
 from .providers import ProviderConfigError, check_provider_tables
 from .settings import Settings
 
@@ -24,18 +25,20 @@ from .settings import Settings
 SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs")
 
 
-class ConfigError(Exception):
-    """The configuration cannot be used; the message is one line, naming the
-    file and line. `short` is the same for the editor (`messages.WIDTH`), and
-    `setting` the key path at fault (`("providers", "local", "base_url")`)."""
+class ConfigError(ChatvimError):
+    """The configuration cannot be used; the message names the file and line,
+    `short` only the file's name (`messages.WIDTH`), and `setting` is the key
+    path at fault (`("providers", "local", "base_url")`)."""
 
     def __init__(self, message: str, *, short: str | None = None, setting: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.short = short or message
+        super().__init__(message, short=short)
         self.setting = setting
 
+    def one_line(self, where: str) -> str:
+        return str(self)  # it names its own file
 
-class NotText(Exception):
+
+class NotText(ChatvimError):
     """A file that is missing or not UTF-8 text; the message is one line."""
 
 

@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .chat import parse_chat
 from .config import (
     SERVER_KEYS,
     ConfigError,
@@ -25,9 +26,9 @@ from .config import (
     parse_global_config,
     read_text,
 )
-from .document import parse_chat
-from .providers import BUILTIN_PROVIDERS, NO_MODEL, ChoiceError, provider_named
-from .request import RequestError, build_request
+from .problems import ChatvimError
+from .providers import BUILTIN_PROVIDERS, NO_MODEL, provider_named
+from .request import build_request
 
 #: The chat a new chat would be: a question and nothing else.
 NEW_CHAT = "# === USER ===\n\nhello\n"
@@ -82,7 +83,7 @@ def _new_chat(config: GlobalConfig, env: Mapping[str, str]) -> dict[str, Any]:
         if not request.provider:
             return {"problem": NO_MODEL}
         provider = provider_named(request.provider, config.providers, env)
-    except (RequestError, ChoiceError) as exc:
+    except ChatvimError as exc:
         return {"problem": str(exc)}
     if provider.key_command:
         key: dict[str, Any] = {"command": provider.key_command[0]}

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .messages import first_fitting, shorten, with_detail
+from .problems import ChatvimError
 from .providers import Provider
 from .request import ChatRequest
 
@@ -63,9 +64,9 @@ class Timeouts:
     connect: float = 10.0
 
 
-class ProviderError(Exception):
-    """A completion failed; the message is one line: cause, then fix
-    (`messages`). `detail` holds what the provider said, for the log."""
+class ProviderError(ChatvimError):
+    """The provider failed to answer; the message is one line: cause, then
+    fix (`messages`). `detail` holds what the provider said, for the log."""
 
     def __init__(self, message: str, detail: str | None = None) -> None:
         super().__init__(message)

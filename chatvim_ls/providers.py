@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .messages import first_fitting
+from .problems import ChatvimError
 
 KEY_COMMAND_TIMEOUT = 10.0  # seconds an api_key_cmd may take
 KEY_COMMAND_CACHE = 600.0  # seconds a key from api_key_cmd is reused
@@ -66,7 +67,7 @@ MODEL_PREFIXES: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-class ChoiceError(Exception):
+class ChoiceError(ChatvimError):
     """No provider or model can be chosen; the message says what to set."""
 
 
@@ -148,7 +149,7 @@ def _default_model(provider: str, configured: Mapping[str, Mapping[str, Any]]) -
 PROVIDER_KEYS = ("base_url", "api_key_env", "api_key_cmd", "headers", "models", "stream_usage")
 
 
-class ProviderConfigError(Exception):
+class ProviderConfigError(ChatvimError):
     """A `providers.NAME` table is wrong; the message is one line. `provider`
     and `key` say where (None: the `providers` value itself)."""
 
@@ -232,7 +233,7 @@ def _replace(provider: Provider, **changes: Any) -> Provider:
     return replace(provider, **changes)
 
 
-class MissingKey(Exception):
+class MissingKey(ChatvimError):
     """No key for a provider; the message says what to set. Never holds the key."""
 
 

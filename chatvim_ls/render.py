@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .document import Message
+from .chat import Message
 from .settings import Delimiters
 
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .chat import Chat, Message
 from .config import GlobalConfig
-from .document import Chat, Message
-from .problems import Problem
-from .providers import ChoiceError, NoModel, choose
+from .problems import ChatvimError, Problem
+from .providers import NoModel, choose
 
 #: Settings passed to the provider as they are, when set.
 SAMPLING_OPTIONS = ("temperature", "top_p", "max_tokens", "reasoning_effort", "seed", "stop")
@@ -36,18 +36,14 @@ class ChatRequest:
         }
 
 
-class RequestError(Exception):
-    """Why a chat cannot be sent. `line` (0-based) is where to look, if known."""
+class RequestError(ChatvimError):
+    """Why a chat cannot be sent. `line` (0-based) is where to look, if
+    known; `short` is then `line N: message`."""
 
     def __init__(self, message: str, line: int | None = None, problem: Problem | None = None) -> None:
-        super().__init__(message)
+        super().__init__(message, short=f"line {line + 1}: {message}" if line is not None else None)
         self.line = line
         self.problem = problem
-
-    @property
-    def short(self) -> str:
-        """For the editor, where the file is the one in front of the user: `line N: message`."""
-        return f"line {self.line + 1}: {self}" if self.line is not None else str(self)
 
     def one_line(self, where: str) -> str:
         if self.problem is not None:
@@ -57,7 +53,8 @@ class RequestError(Exception):
 
 
 def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, preview: bool = False) -> ChatRequest:
-    """The request, or `RequestError`. A `preview` (the dry run) may have no
+    """The request, or `RequestError` (`providers.ChoiceError` when no
+    provider or model can be chosen). A `preview` (the dry run) may have no
     model: then its model and provider are "" (see `providers.NO_MODEL`)."""
     if chat.errors:
         first = chat.errors[0]
@@ -70,12 +67,10 @@ def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, p
     _check_last_message(chat, messages, settings.delimiters.user)
     try:
         model, provider = choose(settings.model, settings.provider, config.providers, env)
-    except NoModel as exc:
+    except NoModel:
         if not preview:
-            raise RequestError(str(exc)) from None
+            raise
         model = provider = ""
-    except ChoiceError as exc:
-        raise RequestError(str(exc)) from None
     options = {name: getattr(settings, name) for name in SAMPLING_OPTIONS if getattr(settings, name) is not None}
     return ChatRequest(model, provider, messages, options)
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from chatvim_ls.document import Message
+from chatvim_ls.chat import Message
 from chatvim_ls.llm import Event, Finish, ProviderError, Text, Timeouts, stream_answer
 from chatvim_ls.messages import WIDTH
 from chatvim_ls.providers import Provider

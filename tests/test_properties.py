@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatvim_ls.document import Message, parse_chat
+from chatvim_ls.chat import Message, parse_chat
 from chatvim_ls.problems import Position
 from chatvim_ls.render import answer_closing, answer_opening, render_chat
 from chatvim_ls.settings import Settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatvim_ls.document import Message, parse_chat
+from chatvim_ls.chat import Message, parse_chat
 from chatvim_ls.render import answer_closing, answer_opening, render_chat
 from chatvim_ls.settings import Settings
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from chatvim_ls.chat import Message, parse_chat
 from chatvim_ls.config import ConfigError, GlobalConfig, config_path, load_global_config, parse_global_config
-from chatvim_ls.document import Message, parse_chat
 from chatvim_ls.messages import WIDTH
 from chatvim_ls.providers import ChoiceError, choose, provider_for_model
 from chatvim_ls.request import RequestError, build_request

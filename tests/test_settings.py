@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatvim_ls.document import parse_chat
+from chatvim_ls.chat import parse_chat
 from chatvim_ls.problems import Range, Severity
 from chatvim_ls.settings import NEVER_FROM_DOCUMENT, SETTINGS, Settings
 

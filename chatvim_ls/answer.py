@@ -1,6 +1,7 @@
-"""One completion in one document: provider text in, edits and progress out.
+"""One answer streamed into one document: provider text in, edits and
+progress out.
 
-`Completion.run()` reads the provider's events and drives an `AnswerWriter`,
+`Answer.run()` reads the provider's events and drives an `AnswerWriter`,
 sending each edit through an `Editor` (the server's LSP edge) as soon as the
 previous one is answered. It ends the same way on every path (done,
 stopped, failed, document closed, server shutdown): the provider connection
@@ -26,9 +27,10 @@ from enum import Enum
 from typing import Protocol
 
 from .llm import Event, Finish, ProviderError, Reasoning, Text, Usage
+from .problems import ChatvimError
 from .providers import MissingKey
 from .stream import AnswerWriter, Edit
-from .textdoc import TextDocument
+from .textdoc import Change, TextDocument
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ REPAIR_PAUSE = 0.3  # seconds without user changes before a misplaced copy is de
 
 
 class Editor(Protocol):
-    """What a completion needs from the editor (the server implements it)."""
+    """What an answer needs from the editor (the server implements it)."""
 
     async def apply(self, doc: TextDocument, edit: Edit) -> bool: ...
     async def progress_begin(self, message: str) -> None: ...
@@ -61,7 +63,7 @@ class Outcome(Enum):
     SHUTDOWN = "server shutting down"
 
 
-class Completion:
+class Answer:
     def __init__(self, writer: AnswerWriter, editor: Editor, events: Callable[[], AsyncGenerator[Event, None]],
                  *, model: str, provider: str) -> None:  # fmt: skip
         self.writer = writer
@@ -93,7 +95,13 @@ class Completion:
             self._reader.cancel()
         self._wake.set()
 
-    def document_changed(self) -> None:
+    def apply_change(self, change: Change) -> None:
+        """One content change of a didChange: the writer tells its own edits from the user's."""
+        self.writer.apply_change(change)
+
+    def reported(self, version: int | None) -> None:
+        """The didChange is applied: the editor is at `version`."""
+        self.writer.reported(version)
         if self.writer.user_changes != self._user_changes_seen:
             self._user_changes_seen = self.writer.user_changes
             self._last_user_change = time.monotonic()
@@ -150,7 +158,7 @@ class Completion:
         except asyncio.CancelledError:
             pass
         except Exception as exc:  # a bug or an unforeseen library error: say so, keep serving
-            log.exception("completion failed")
+            log.exception("the answer failed")
             self.editor.log(f"chatvim-ls failed: {type(exc).__name__}: {exc}")
             self.error = f"chatvim-ls failed ({type(exc).__name__}): the log says more; please report it"
 
@@ -268,5 +276,5 @@ class Completion:
             self.editor.show(f"{self.provider} stopped the answer with its content filter", error=False)
 
 
-class EditorRefused(Exception):
+class EditorRefused(ChatvimError):
     """The editor kept refusing the answer's edits."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatvim_ls.document import Turn, is_chat, parse_chat, split_lines
+from chatvim_ls.chat import Turn, is_chat, parse_chat, split_lines
 from chatvim_ls.problems import Position, Severity
 from chatvim_ls.settings import Settings
 

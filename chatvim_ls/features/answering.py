@@ -1,0 +1,287 @@
+"""Asking for an answer, and stopping it: commands, code actions, progress.
+
+- `chatvim.complete [uri]` checks the chat, answers at once, then streams
+  the answer in the background (`answer.Answer`). A refusal is one message
+  (showMessage) and the answer `{"started": false, "reason": …}`, never also
+  an error answer, which editors would show a second time.
+- `chatvim.stop [uri]` (or `[]` for all), `window/workDoneProgress/cancel`
+  and `$/cancelRequest` of a complete request stop an answer.
+- Code actions: "Chatvim: complete" in chats only, "Chatvim: stop" instead
+  while an answer streams (the commands themselves work in any document).
+- `shutdown` is answered once every answer has ended its progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcInvalidParams
+
+from ..answer import Answer, Outcome
+from ..chat import parse_chat
+from ..config import ServerOptions
+from ..llm import Event, Timeouts, stream_answer
+from ..problems import ChatvimError
+from ..providers import Provider, api_key, key_from_environment, provider_named
+from ..request import ChatRequest, build_request
+from ..secrets import redact, remember_secret
+from ..stream import AnswerWriter, Edit
+from ..textdoc import TextDocument
+from .documents import short_name
+
+if TYPE_CHECKING:
+    from ..server import ChatvimServer
+
+log = logging.getLogger(__name__)
+
+COMPLETE = "chatvim.complete"
+STOP = "chatvim.stop"
+SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for answers to end
+
+
+class Refused(ChatvimError):
+    """`chatvim.complete` cannot start."""
+
+
+class Answers:
+    """The answers streaming, one per document at most, and those about to
+    start (waiting for settings being read)."""
+
+    def __init__(self, server: ChatvimServer) -> None:
+        self.server = server
+        self.by_uri: dict[str, Answer] = {}
+        self.starting: dict[str, bool] = {}  # uri -> stop asked for, while it waits for settings
+        self.requests: dict[Any, str] = {}  # complete request id -> uri
+        self.runs: set[asyncio.Task[None]] = set()
+        server.documents.listeners.append(self)
+
+    def streaming(self, uri: str) -> bool:
+        answer = self.by_uri.get(uri)
+        return (answer is not None and answer.outcome is None) or uri in self.starting
+
+    async def start(self, uri: str, request_id: Any) -> bool:
+        """Start streaming an answer into `uri`; False if it was stopped or
+        closed before it could start. `Refused` says why it cannot."""
+        server = self.server
+        doc = server.documents.get(uri)
+        if doc is None:
+            raise Refused(f"{short_name(uri)} is not open in the editor: open it first")
+        if uri in self.by_uri or uri in self.starting:
+            raise Refused(f"an answer is already streaming here: stop it with {server.settings.hints.stop}")
+        if server.settings.changing:  # settings just changed: use the new ones
+            self.starting[uri] = False
+            try:
+                await server.settings.settled()
+            finally:
+                stopped_meanwhile = self.starting.pop(uri)
+            if stopped_meanwhile or server.documents.get(uri) is not doc:  # stopped, or closed, meanwhile
+                return False
+        try:
+            config = server.settings.global_config()
+            chat = parse_chat(doc.text, config.settings)
+            request = build_request(chat, config, os.environ)
+            provider = provider_named(request.provider, config.providers, os.environ)
+            if not provider.key_command:
+                key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
+        except ChatvimError as exc:
+            if str(exc) != exc.short:
+                server.log_detail(str(exc))  # the whole story: file, line and column
+            raise Refused(exc.short) from None
+        options = config.options
+        writer = AnswerWriter(
+            doc, chat.settings.over(config.settings).delimiters, whole_lines=options.flush == "line",
+            versioned=_supports_versioned_edits(server),
+        )  # fmt: skip
+        answer = Answer(
+            writer, LspEditor(server, uri), lambda: _events(request, provider, options), model=request.model,
+            provider=request.provider,
+        )  # fmt: skip
+        self.by_uri[uri] = answer
+        server.documents.take_changes(uri, answer)
+        if request_id is not None:
+            self.requests[request_id] = uri
+        task = asyncio.create_task(answer.run())
+        self.runs.add(task)
+        task.add_done_callback(lambda _: self._forget(uri, answer, request_id, task))
+        return True
+
+    def _forget(self, uri: str, answer: Answer, request_id: Any, task: asyncio.Task[None]) -> None:
+        if self.by_uri.get(uri) is answer:
+            del self.by_uri[uri]
+            self.server.documents.take_changes(uri, None)
+        self.requests.pop(request_id, None)
+        self.runs.discard(task)
+
+    def stop(self, uri: str | None, outcome: Outcome = Outcome.STOPPED) -> int:
+        """Stop the answer in `uri` (None: every one); how many were stopped."""
+        targets = [u for u in self.by_uri if uri is None or u == uri]
+        for target in targets:
+            self.by_uri[target].stop(outcome)
+        starting = [u for u in self.starting if uri is None or u == uri]
+        for target in starting:
+            self.starting[target] = True  # it will not start
+        return len(targets) + len(starting)
+
+    def stop_request(self, request_id: Any) -> bool:
+        """Stop the answer a `chatvim.complete` request started; False if none."""
+        uri = self.requests.pop(request_id, None)
+        return uri is not None and self.stop(uri) > 0
+
+    # -- documents.Listener ----------------------------------------------------
+
+    def opened(self, doc: TextDocument) -> None:
+        pass
+
+    def changed(self, doc: TextDocument) -> None:
+        pass
+
+    def closed(self, uri: str) -> None:
+        answer = self.by_uri.get(uri)
+        if answer is not None:
+            answer.stop(Outcome.CLOSED)
+
+
+async def _events(request: ChatRequest, provider: Provider, options: ServerOptions) -> AsyncGenerator[Event, None]:
+    key = await api_key(provider)
+    if key:
+        remember_secret(key)
+    timeouts = Timeouts(
+        first_byte=options.first_byte_timeout or Timeouts.first_byte,
+        between_chunks=options.chunk_timeout or Timeouts.between_chunks,
+    )
+    retries = options.max_retries if options.max_retries is not None else 2
+    async for event in stream_answer(request, provider, key, timeouts=timeouts, max_retries=retries):
+        yield event
+
+
+def _supports_versioned_edits(server: ChatvimServer) -> bool:
+    workspace = server.client_capabilities.workspace
+    edit = workspace.workspace_edit if workspace else None
+    return bool(edit and edit.document_changes)
+
+
+def _supports_progress(server: ChatvimServer) -> bool:
+    window = server.client_capabilities.window
+    return bool(window and window.work_done_progress)
+
+
+class LspEditor:
+    """The `answer.Editor` of one document, over LSP."""
+
+    def __init__(self, server: ChatvimServer, uri: str) -> None:
+        self.server = server
+        self.uri = uri
+        self.token: str | None = None
+
+    async def apply(self, doc: TextDocument, edit: Edit) -> bool:
+        start, end = lsp.Position(*edit.start), lsp.Position(*edit.end)
+        text_edit = lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text=edit.text)
+        if edit.version is not None:
+            identifier = lsp.OptionalVersionedTextDocumentIdentifier(uri=self.uri, version=edit.version)
+            workspace_edit = lsp.WorkspaceEdit(
+                document_changes=[lsp.TextDocumentEdit(text_document=identifier, edits=[text_edit])]
+            )
+        else:
+            workspace_edit = lsp.WorkspaceEdit(changes={self.uri: [text_edit]})
+        # No label: Neovim prints "Workspace edit <label>" for every edit.
+        reply = self.server.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit))
+        result = await self.server.answer_to(reply, "an edit")
+        return bool(result and result.applied)
+
+    async def progress_begin(self, message: str) -> None:
+        if not _supports_progress(self.server):
+            return
+        token = f"chatvim-{uuid.uuid4().hex}"
+        progress = self.server.work_done_progress
+        try:
+            await asyncio.wait_for(self.server.answer_to(progress.create_async(token), "a progress token"), 5)
+        except Exception:
+            log.warning("the editor did not accept a progress token", exc_info=True)
+            return
+        self.token = token
+        progress.tokens[token].add_done_callback(lambda _: self.server.answers.stop(self.uri))
+        progress.begin(token, lsp.WorkDoneProgressBegin(title="Chatvim", message=message, cancellable=True))
+
+    def progress_report(self, message: str) -> None:
+        if self.token is not None:
+            self.server.work_done_progress.report(self.token, lsp.WorkDoneProgressReport(message=message))
+
+    def progress_end(self, message: str) -> None:
+        if self.token is None:
+            return
+        self.server.work_done_progress.end(self.token, lsp.WorkDoneProgressEnd(message=redact(message)))
+        future = self.server.work_done_progress.tokens.pop(self.token, None)
+        if future is not None and not future.done():
+            future.set_result(None)  # not a cancel: our done-callback then stops nothing running
+        self.token = None
+
+    def show(self, message: str, *, error: bool) -> None:
+        self.server.show(message, error=error)
+
+    def log(self, message: str) -> None:
+        self.server.log_detail(message)
+
+
+def uri_argument(args: tuple[Any, ...], *, optional: bool) -> str | None:
+    """A command's `[uri]` argument (or `[]` when `optional`)."""
+    if not args and optional:
+        return None
+    if len(args) != 1 or not isinstance(args[0], str) or not args[0]:
+        usage = "[uri] or []" if optional else "[uri]"
+        raise JsonRpcInvalidParams(message=f"expected the arguments {usage}, got {list(args)!r}"[:200])
+    return args[0]
+
+
+def _action(title: str, command: str, uri: str) -> lsp.CodeAction:
+    return lsp.CodeAction(title=title, command=lsp.Command(title, command, arguments=[uri]))
+
+
+def register(server: ChatvimServer) -> None:
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION)
+    def code_action(params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        doc = server.documents.get(params.text_document.uri)
+        if doc is None:
+            return []
+        if server.answers.streaming(doc.uri):
+            return [_action("Chatvim: stop", STOP, doc.uri)]
+        if doc.uri not in server.answers.by_uri and server.documents.is_chat(
+            doc
+        ):  # (an ending answer: neither, for a moment)
+            return [_action("Chatvim: complete", COMPLETE, doc.uri)]
+        return []
+
+    @server.command(COMPLETE)
+    async def complete(*args: Any) -> dict[str, Any]:
+        # A refusal is the one message shown (showMessage) and a plain answer
+        # saying so: an error answer too would be shown a second time by
+        # Neovim, and as a raw dump by Vim's and Emacs' clients.
+        uri = uri_argument(args, optional=False)
+        assert uri is not None
+        try:
+            started = await server.answers.start(uri, server.protocol.msg_id)
+        except Refused as exc:
+            server.show(str(exc), error=True)
+            return {"started": False, "reason": redact(str(exc))}
+        server.command_answered()
+        return {"started": started}
+
+    @server.command(STOP)
+    async def stop(*args: Any) -> dict[str, int]:
+        # async like `complete`: pygls runs both as tasks, in the order they came, so a
+        # stop sent just after a complete finds the answer it started.
+        stopped = server.answers.stop(uri_argument(args, optional=True))
+        server.command_answered()
+        return {"stopped": stopped}
+
+    @server.feature(lsp.SHUTDOWN)
+    async def shutdown(*args: Any) -> None:
+        # Answered only once every answer has ended its progress: after `exit` nothing more can be said.
+        server.answers.stop(None, Outcome.SHUTDOWN)
+        if server.answers.runs:
+            await asyncio.wait(server.answers.runs, timeout=SHUTDOWN_WAIT)

@@ -1,0 +1,143 @@
+"""The open documents, as the editor reported them.
+
+Each is a `textdoc.TextDocument`, edited in place on didChange. While an
+answer streams into a document, its changes go to the answer instead
+(`take_changes`): its writer tells its own edits from the user's and applies
+both. The features that follow documents (an answer, diagnostics) are
+`Listener`s, told after each open, change and close.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from lsprotocol import types as lsp
+from pygls.uris import to_fs_path
+
+from ..chat import has_delimiter_line, is_chat
+from ..config import ConfigError
+from ..llm import preload
+from ..textdoc import Change, TextDocument
+
+if TYPE_CHECKING:
+    from ..server import ChatvimServer
+
+log = logging.getLogger(__name__)
+
+MARKDOWN_IDS = ("markdown", "md", "chatvim")
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".chat")
+
+
+class ChangeTaker(Protocol):
+    """What a document's changes go to while an answer streams into it."""
+
+    def apply_change(self, change: Change) -> None: ...
+    def reported(self, version: int | None) -> None: ...
+
+
+class Listener(Protocol):
+    def opened(self, doc: TextDocument) -> None: ...
+    def changed(self, doc: TextDocument) -> None: ...
+    def closed(self, uri: str) -> None: ...
+
+
+class Documents:
+    def __init__(self, server: ChatvimServer) -> None:
+        self.server = server
+        self.by_uri: dict[str, TextDocument] = {}
+        self.takers: dict[str, ChangeTaker] = {}
+        self.listeners: list[Listener] = []
+        self.chat_checks: dict[str, tuple[int | None, bool]] = {}  # uri -> (version, is a chat)
+
+    def get(self, uri: str) -> TextDocument | None:
+        return self.by_uri.get(uri)
+
+    def take_changes(self, uri: str, taker: ChangeTaker | None) -> None:
+        """Send `uri`'s changes to `taker` (None: apply them as they come)."""
+        if taker is None:
+            self.takers.pop(uri, None)
+        else:
+            self.takers[uri] = taker
+
+    # -- sync ----------------------------------------------------------------
+
+    def open(self, item: lsp.TextDocumentItem) -> None:
+        encoding = self.server.settings.position_encoding
+        doc = TextDocument(item.uri, item.text, item.version, encoding=encoding, language_id=item.language_id)
+        self.by_uri[item.uri] = doc
+        if self.is_chat(doc):
+            preload()  # get the provider client's code ready, off the event loop
+        for listener in self.listeners:
+            listener.opened(doc)
+
+    def change(self, params: lsp.DidChangeTextDocumentParams) -> None:
+        doc = self.by_uri.get(params.text_document.uri)
+        if doc is None:
+            return
+        taker = self.takers.get(doc.uri)
+        for event in params.content_changes:
+            change = _change_from(doc, event)
+            log.debug("didChange v%s: %s", params.text_document.version, change)
+            if taker is not None:
+                taker.apply_change(change)
+            else:
+                doc.apply(change)
+        doc.version = params.text_document.version
+        if taker is not None:
+            taker.reported(doc.version)
+        for listener in self.listeners:
+            listener.changed(doc)
+
+    def close(self, uri: str) -> None:
+        for listener in self.listeners:
+            listener.closed(uri)
+        self.by_uri.pop(uri, None)
+        self.chat_checks.pop(uri, None)
+
+    # -- chats ---------------------------------------------------------------
+
+    def is_chat(self, doc: TextDocument) -> bool:
+        """Whether a document is a chat (README, "Which files are chats"):
+        under a `chat_dirs` folder, or a markdown file that `chat.is_chat`
+        says is one. Once a chat, a document stays one while it has a
+        delimiter line (parsing a big chat on every code action request is
+        too slow)."""
+        if not is_markdown(doc):
+            return False
+        try:
+            config = self.server.settings.global_config()
+        except ConfigError:
+            return True  # the user will want to hear what is wrong with config.md
+        path = file_path(doc.uri)
+        if path is not None and any(path.is_relative_to(folder) for folder in config.options.chat_dirs):
+            return True
+        version, known = self.chat_checks.get(doc.uri, (None, False))
+        if version != doc.version:
+            text = doc.text
+            was_chat = known and has_delimiter_line(text, config.settings.delimiters)
+            known = was_chat or is_chat(text, config.settings)
+            self.chat_checks[doc.uri] = (doc.version, known)
+        return known
+
+
+def _change_from(doc: TextDocument, event: lsp.TextDocumentContentChangeEvent) -> Change:
+    if isinstance(event, lsp.TextDocumentContentChangePartial):
+        start = doc.from_client(event.range.start.line, event.range.start.character)
+        end = doc.from_client(event.range.end.line, event.range.end.character)
+        return Change(start, max(start, end), event.text)
+    return doc.minimal_change(event.text)
+
+
+def is_markdown(doc: TextDocument) -> bool:
+    return doc.language_id in MARKDOWN_IDS or doc.uri.lower().endswith(MARKDOWN_SUFFIXES)
+
+
+def file_path(uri: str) -> Path | None:
+    path = to_fs_path(uri) if uri.startswith("file://") else None
+    return Path(path).resolve() if path else None
+
+
+def short_name(uri: str) -> str:
+    return uri.rsplit("/", 1)[-1] or uri
