@@ -24,9 +24,9 @@ else:  # pragma: no cover
 
 from .problems import Position, Problem, Range, error, warning
 from .settings import NEVER_FROM_DOCUMENT, Delimiters, KeyLocation, Locate, Settings, check_settings
+from .textdoc import LINE_BREAK, split_lines
 
 BOM = "\ufeff"
-_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
 _FENCE_OPENER = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _FENCE_CLOSER = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
 _FENCE_STARTS = frozenset(" `~")
@@ -81,12 +81,6 @@ class Chat:
     def messages(self) -> list[Message]:
         """The turns that are sent: every non-empty one, in order."""
         return [Message(t.role, t.content) for t in self.turns if t.content]
-
-
-def split_lines(text: str) -> tuple[list[str], list[str]]:
-    """The lines of `text` without their endings, and the endings ("" last)."""
-    parts = _LINE_BREAK.split(text)
-    return parts[0::2], [*parts[1::2], ""]
 
 
 def parse_chat(
@@ -148,7 +142,7 @@ def has_delimiter_line(text: str, delimiters: Delimiters) -> bool:
 def _front_matter_head(text: str) -> str:
     """The front matter with its fences (the first line a fence, as
     `_read_front_matter` has it), or "" if the text has none."""
-    first = _LINE_BREAK.search(text)
+    first = LINE_BREAK.search(text)
     fence = text[: first.start() if first else len(text)].rstrip(" \t")
     if fence not in _FENCES:
         return ""

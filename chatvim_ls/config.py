@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .chat import Chat, Message, parse_chat, split_lines
+from .chat import Chat, Message, parse_chat
 from .problems import ChatvimError
 from .providers import ProviderConfigError, check_provider_tables
 from .settings import Settings
+from .textdoc import split_lines
 
 #: Keys of the global config and editor settings that a document cannot set.
 SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs")

@@ -16,16 +16,20 @@ from dataclasses import dataclass
 
 from .problems import Position
 
-_LINE_BREAK = re.compile(r"(\r\n|\r|\n)")
+LINE_BREAK = re.compile(r"(\r\n|\r|\n)")  # where LSP breaks lines: the one splitter of every module
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
+
+
+def split_lines(text: str) -> tuple[list[str], list[str]]:
+    """The lines of `text` without their line breaks, and the breaks ("" last)."""
+    parts = LINE_BREAK.split(text)
+    return parts[0::2], [*parts[1::2], ""]
 
 
 def split_keeping_ends(text: str) -> list[str]:
     """Lines with their line breaks; the last item has none (maybe "")."""
-    parts = _LINE_BREAK.split(text)
-    lines = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)]
-    lines.append(parts[-1])
-    return lines
+    texts, endings = split_lines(text)
+    return [line + ending for line, ending in zip(texts, endings, strict=True)]
 
 
 def common_ends(a: str, b: str) -> tuple[int, int]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from chatvim_ls.chat import Turn, is_chat, parse_chat, split_lines
+from chatvim_ls.chat import Turn, is_chat, parse_chat
 from chatvim_ls.problems import Position, Severity
 from chatvim_ls.settings import Settings
+from chatvim_ls.textdoc import split_lines
 
 
 def sent(text: str, defaults: Settings | None = None) -> list[tuple[str, str]]:
