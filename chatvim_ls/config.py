@@ -18,7 +18,7 @@ from typing import Any
 
 from .chat import Chat, Message, parse_chat
 from .problems import ChatvimError
-from .providers import ProviderConfigError, check_provider_tables
+from .providers import ProviderConfigError, ProviderTables, check_provider_tables
 from .settings import Settings
 from .textdoc import split_lines
 
@@ -47,7 +47,7 @@ class NotText(ChatvimError):
 class ServerOptions:
     """How the server talks to providers and writes answers (never from a document)."""
 
-    providers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    providers: ProviderTables = field(default_factory=dict)
     flush: str | None = None  # "token" (default) or "line": write whole lines only
     first_byte_timeout: float | None = None
     chunk_timeout: float | None = None
@@ -105,7 +105,7 @@ class GlobalConfig:
     warnings: list[str] = field(default_factory=list)
 
     @property
-    def providers(self) -> Mapping[str, Mapping[str, Any]]:
+    def providers(self) -> ProviderTables:
         return self.options.providers
 
 

@@ -78,12 +78,28 @@ class NoModel(ChoiceError):
     """Nothing says which model to use, and no key points at a provider."""
 
 
-def provider_for_model(model: str, configured: Mapping[str, Mapping[str, Any]] | None = None) -> str | None:
+@dataclass(frozen=True)
+class ProviderTable:
+    """One checked `[providers.NAME]` table of config.md or the editor's
+    settings (`check_provider_tables`); None and empty: not set there."""
+
+    base_url: str | None = None
+    api_key_env: str | None = None
+    api_key_cmd: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    models: tuple[str, ...] = ()
+    stream_usage: bool | None = None
+
+
+#: The configured providers by name.
+ProviderTables = Mapping[str, ProviderTable]
+
+
+def provider_for_model(model: str, configured: ProviderTables | None = None) -> str | None:
     """The provider that serves `model`: a configured one listing it in its
     `models`, else the built-in prefix table; None when unknown."""
     for name, table in (configured or {}).items():
-        models = table.get("models") if isinstance(table, Mapping) else None
-        if isinstance(models, list) and model in models:
+        if model in table.models:
             return name
     for prefixes, provider in MODEL_PREFIXES:
         if model.startswith(prefixes):
@@ -94,7 +110,7 @@ def provider_for_model(model: str, configured: Mapping[str, Mapping[str, Any]] |
 def choose(
     model: str | None,
     provider: str | None,
-    configured: Mapping[str, Mapping[str, Any]],
+    configured: ProviderTables,
     env: Mapping[str, str],
 ) -> tuple[str, str]:
     """(model, provider) for a chat, or `ChoiceError` saying what to set.
@@ -134,11 +150,10 @@ def auto_provider(env: Mapping[str, str]) -> Provider | None:
     return None
 
 
-def _default_model(provider: str, configured: Mapping[str, Mapping[str, Any]]) -> str:
+def _default_model(provider: str, configured: ProviderTables) -> str:
     table = configured.get(provider)
-    models = table.get("models") if isinstance(table, Mapping) else None
-    if isinstance(models, list) and models and isinstance(models[0], str):
-        return models[0]
+    if table is not None and table.models:
+        return table.models[0]
     if provider in BUILTIN_PROVIDERS:
         return BUILTIN_PROVIDERS[provider].default_model
     raise ChoiceError(f"provider {provider!r} has no default model: set `model` in the front matter")
@@ -159,7 +174,7 @@ class ProviderConfigError(ChatvimError):
         self.key = key
 
 
-def check_provider_tables(tables: Mapping[str, Any], where: str) -> dict[str, Mapping[str, Any]]:
+def check_provider_tables(tables: Mapping[str, Any], where: str) -> dict[str, ProviderTable]:
     """Validate `providers.NAME` tables (from config.md or editor settings)."""
     if not isinstance(tables, Mapping):
         raise ProviderConfigError(f"{where}: `providers` must hold one table per provider, like [providers.NAME]")
@@ -168,7 +183,19 @@ def check_provider_tables(tables: Mapping[str, Any], where: str) -> dict[str, Ma
             raise ProviderConfigError(f"{where}: providers.{name} must be a table", name)
         for key, problem in _table_problems(name, table):
             raise ProviderConfigError(f"{where}: providers.{name}{problem}", name, key)
-    return dict(tables)
+    return {name: _table(table) for name, table in tables.items()}
+
+
+def _table(table: Mapping[str, Any]) -> ProviderTable:
+    """A table `_table_problems` found nothing wrong with."""
+    return ProviderTable(
+        base_url=table.get("base_url"),
+        api_key_env=table.get("api_key_env"),
+        api_key_cmd=tuple(table.get("api_key_cmd", ())),
+        headers=dict(table.get("headers", {})),
+        models=tuple(table.get("models", ())),
+        stream_usage=table.get("stream_usage"),
+    )
 
 
 def _table_problems(name: str, table: Mapping[str, Any]) -> list[tuple[str | None, str]]:
@@ -200,7 +227,7 @@ def _table_problems(name: str, table: Mapping[str, Any]) -> list[tuple[str | Non
     return problems
 
 
-def provider_named(name: str, configured: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> Provider:
+def provider_named(name: str, configured: ProviderTables, env: Mapping[str, str]) -> Provider:
     """The provider `name`: built-in, configured, or a built-in with
     configured overrides. OPENAI_BASE_URL and OLLAMA_HOST are honoured."""
     base = BUILTIN_PROVIDERS.get(name)
@@ -216,16 +243,16 @@ def provider_named(name: str, configured: Mapping[str, Mapping[str, Any]], env: 
         if base is None:
             raise ChoiceError(f"unknown provider {name!r}")
         return base
-    models = tuple(table.get("models", ()))
+    stream_usage = table.stream_usage if table.stream_usage is not None else (base.stream_usage if base else True)
     return Provider(
         name=name,
-        base_url=table.get("base_url") or (base.base_url if base else ""),
-        key_env=table.get("api_key_env") or (base.key_env if base and "api_key_cmd" not in table else None),
-        default_model=models[0] if models else (base.default_model if base else ""),
-        key_command=tuple(table.get("api_key_cmd", ())),
-        headers=dict(table.get("headers", {})),
-        models=models,
-        stream_usage=table.get("stream_usage", base.stream_usage if base else True),
+        base_url=table.base_url or (base.base_url if base else ""),
+        key_env=table.api_key_env or (base.key_env if base and not table.api_key_cmd else None),
+        default_model=table.models[0] if table.models else (base.default_model if base else ""),
+        key_command=table.api_key_cmd,
+        headers=table.headers,
+        models=table.models,
+        stream_usage=stream_usage,
     )
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from chatvim_ls import providers
-from chatvim_ls.providers import MissingKey, Provider, api_key, forget_keys, provider_named
+from chatvim_ls.providers import MissingKey, Provider, ProviderTable, api_key, forget_keys, provider_named
 
 SECRET = "sk-from-a-command-0123456789"
 
 
 def command_provider(*argv: str) -> Provider:
-    return provider_named("p", {"p": {"base_url": "http://127.0.0.1:1/v1", "api_key_cmd": list(argv)}}, {})
+    return provider_named("p", {"p": ProviderTable(base_url="http://127.0.0.1:1/v1", api_key_cmd=tuple(argv))}, {})
 
 
 @pytest.fixture(autouse=True)
@@ -30,7 +30,7 @@ def test_openai_base_url_and_ollama_host_are_honoured() -> None:
 
 
 def test_a_configured_table_overrides_a_builtin() -> None:
-    provider = provider_named("openai", {"openai": {"api_key_env": "WORK_OPENAI_KEY", "models": ["gpt-5"]}}, {})
+    provider = provider_named("openai", {"openai": ProviderTable(api_key_env="WORK_OPENAI_KEY", models=("gpt-5",))}, {})
     assert provider.base_url == "https://api.openai.com/v1"
     assert provider.key_env == "WORK_OPENAI_KEY" and provider.default_model == "gpt-5"
 

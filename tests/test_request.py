@@ -11,7 +11,7 @@ import pytest
 from chatvim_ls.chat import Message, parse_chat
 from chatvim_ls.config import ConfigError, GlobalConfig, config_path, load_global_config, parse_global_config
 from chatvim_ls.messages import WIDTH
-from chatvim_ls.providers import ChoiceError, choose, provider_for_model
+from chatvim_ls.providers import ChoiceError, ProviderTable, choose, provider_for_model
 from chatvim_ls.request import RequestError, build_request
 from chatvim_ls.settings import NEVER_FROM_DOCUMENT, Settings
 
@@ -49,7 +49,7 @@ def test_provider_inferred_from_model(model: str, provider: str | None) -> None:
 
 
 def test_configured_models_win_over_prefixes() -> None:
-    assert provider_for_model("gpt-4.1", {"proxy": {"models": ["gpt-4.1"]}}) == "proxy"
+    assert provider_for_model("gpt-4.1", {"proxy": ProviderTable(models=("gpt-4.1",))}) == "proxy"
 
 
 def test_explicit_provider_wins() -> None:
@@ -59,7 +59,7 @@ def test_explicit_provider_wins() -> None:
 def test_no_model_picks_the_first_provider_with_a_key() -> None:
     assert choose(None, None, {}, {"MISTRAL_API_KEY": "k", "GROQ_API_KEY": "k"}) == ("mistral-medium-latest", "mistral")
     assert choose(None, "xai", {}, NO_KEYS) == ("grok-3", "xai")
-    assert choose(None, "mine", {"mine": {"models": ["m1", "m2"]}}, NO_KEYS) == ("m1", "mine")
+    assert choose(None, "mine", {"mine": ProviderTable(models=("m1", "m2"))}, NO_KEYS) == ("m1", "mine")
 
 
 @pytest.mark.parametrize(
@@ -74,7 +74,7 @@ def test_no_model_picks_the_first_provider_with_a_key() -> None:
 )
 def test_choice_errors_say_what_to_set(model: str | None, provider: str | None, fragment: str) -> None:
     with pytest.raises(ChoiceError, match=re.escape(fragment)):
-        choose(model, provider, {"mine": {}}, NO_KEYS)
+        choose(model, provider, {"mine": ProviderTable()}, NO_KEYS)
 
 
 # -- messages -------------------------------------------------------------------
