@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 if sys.version_info >= (3, 11):
@@ -61,6 +61,18 @@ class FrontMatter:
     start_line: int
     end_line: int  # the closing fence
     data: Mapping[Any, Any]
+    keys: Mapping[str, KeyLocation] = field(default_factory=dict)  # where each top-level key stands
+
+
+@dataclass(frozen=True)
+class Fence:
+    """A line that can open or close a code fence: its run of ` or ~."""
+
+    line: int
+    char: str
+    length: int
+    opens: bool
+    closes: bool
 
 
 @dataclass(frozen=True)
@@ -100,10 +112,13 @@ def parse_chat(
     settings = Settings()
     extra: dict[str, Any] = {}
     if front is not None:
+        locate = _locator(texts, front)
+        keys = {str(k): place for k in front.data if (place := locate(str(k))) is not None}
+        front = replace(front, keys=keys)
         fallback = Range.of_line(front.start_line, 0, len(texts[front.start_line]))
         settings, setting_problems = check_settings(
             front.data,
-            _locator(texts, front),
+            keys.get,
             fallback,
             extra_keys=extra_keys,
             forbidden=forbidden,
@@ -111,7 +126,9 @@ def parse_chat(
         problems += setting_problems
         extra = {k: front.data[k] for k in extra_keys if k in front.data}
     delimiters = settings.over(defaults or Settings()).delimiters
-    turns = _turns(texts, endings, body_start, delimiters)
+    unclosed: list[int] = []
+    turns = _turns(texts, endings, body_start, _delimiter_lines(texts, body_start, delimiters, unclosed=unclosed))
+    problems += [unclosed_fence(texts[line], line) for line in unclosed]
     return Chat(settings, turns, problems, front, extra)
 
 
@@ -264,8 +281,7 @@ def _value_end(text: str, start: int) -> int:
 # -- turns -------------------------------------------------------------------
 
 
-def _turns(texts: list[str], endings: list[str], start: int, delimiters: Delimiters) -> list[Turn]:
-    found = _delimiter_lines(texts, start, delimiters)
+def _turns(texts: list[str], endings: list[str], start: int, found: list[tuple[int, str]]) -> list[Turn]:
     turns = []
     first_delimiter = found[0][0] if found else len(texts)
     if any(texts[i].strip(" \t") for i in range(start, first_delimiter)):
@@ -278,9 +294,10 @@ def _turns(texts: list[str], endings: list[str], start: int, delimiters: Delimit
 
 
 def _delimiter_lines(
-    texts: list[str], start: int, delimiters: Delimiters, *, first_only: bool = False
+    texts: list[str], start: int, delimiters: Delimiters, *, first_only: bool = False, unclosed: list[int] | None = None
 ) -> list[tuple[int, str]]:
-    """(line, role) of every delimiter line outside closed code fences (or the first)."""
+    """(line, role) of every delimiter line outside closed code fences (or
+    the first); the lines of fences never closed go to `unclosed`."""
     longest_closer = _longest_closers_after(texts, start)
     found: list[tuple[int, str]] = []
     open_fence: tuple[str, int] | None = None
@@ -304,7 +321,50 @@ def _delimiter_lines(
         # An opener that is never closed hides nothing.
         if opener is not None and longest_closer[opener[0]][line + 1] >= opener[1]:
             open_fence = opener
+        elif opener is not None and unclosed is not None:
+            unclosed.append(line)
     return found
+
+
+def fence_at(text: str, line: int) -> Fence | None:
+    """The fence `text` (line `line`) can be, or None (most lines: one test)."""
+    if text[:1] not in _FENCE_STARTS:
+        return None
+    opener, closer = _fence_opener(text), _fence_closer(text)
+    run = opener or closer
+    if run is None:
+        return None
+    return Fence(line, run[0], run[1], opener is not None, closer is not None)
+
+
+def unclosed_fences(fences: list[Fence]) -> list[int]:
+    """The lines of fences that open a code block no later line closes: they
+    hide nothing (`_delimiter_lines`), and a writer surely meant to close them."""
+    longest = {"`": 0, "~": 0}
+    longest_after = []
+    for fence in reversed(fences):
+        longest_after.append(longest[fence.char])
+        if fence.closes:
+            longest[fence.char] = max(longest[fence.char], fence.length)
+    longest_after.reverse()
+    unclosed = []
+    open_fence: Fence | None = None
+    for fence, closer_after in zip(fences, longest_after, strict=True):
+        if open_fence is not None:
+            if fence.closes and fence.char == open_fence.char and fence.length >= open_fence.length:
+                open_fence = None
+        elif fence.opens and closer_after >= fence.length:
+            open_fence = fence
+        elif fence.opens:
+            unclosed.append(fence.line)
+    return unclosed
+
+
+def unclosed_fence(text: str, line: int) -> Problem:
+    stripped = text.lstrip(" ")
+    run = stripped[: len(stripped) - len(stripped.lstrip(stripped[0]))]
+    message = f"this code block is never closed: add a line {run} after it (till then it hides nothing)"
+    return warning(message, Range.of_line(line, 0, len(text)))
 
 
 def _fence_opener(text: str) -> tuple[str, int] | None:

@@ -149,7 +149,7 @@ def parse_global_config(text: str, path: Path) -> GlobalConfig:
         options = ServerOptions.from_mapping(chat.extra, str(path))
     except ConfigError as exc:
         problem = str(exc).removeprefix(f"{path}: ")
-        line, column = _setting_place(split_lines(text)[0], chat, exc.setting)
+        line, column = setting_place(split_lines(text)[0], chat, exc.setting)
         raise ConfigError(
             f"{path}:{line + 1}:{column + 1}: error: {problem}", short=f"{path.name}:{line + 1}: {problem}"
         ) from None
@@ -157,7 +157,7 @@ def parse_global_config(text: str, path: Path) -> GlobalConfig:
     return GlobalConfig(path, chat.settings, options, chat.messages, warnings)
 
 
-def _setting_place(lines: list[str], chat: Chat, setting: tuple[str, ...]) -> tuple[int, int]:
+def setting_place(lines: list[str], chat: Chat, setting: tuple[str, ...]) -> tuple[int, int]:
     """Line and column (0-based) where a key path such as ("providers",
     "local", "base_url") is written in the front matter, TOML or YAML: each
     part is looked for at or after the place of the one before (so

@@ -18,6 +18,7 @@ from .problems import Position
 
 LINE_BREAK = re.compile(r"(\r\n|\r|\n)")  # where LSP breaks lines: the one splitter of every module
 ENCODINGS = ("utf-8", "utf-16", "utf-32")
+_SPLICES_KEPT = 1000  # a document applied more changes than this unread: it is read whole again
 
 
 def split_lines(text: str) -> tuple[list[str], list[str]]:
@@ -121,6 +122,7 @@ class TextDocument:
         self.encoding = encoding
         self.language_id = language_id
         self.lines = split_keeping_ends(text)
+        self.splices: list[Splice] = []  # what `apply` did since `take_splices`, for those who follow lines
 
     # -- reading -------------------------------------------------------------
 
@@ -252,7 +254,16 @@ class TextDocument:
             new_lines.pop()  # the window ends with a line break; the next line follows
         self.lines[first:stop] = new_lines
         new_end = start + len(change.text)
-        return Splice(first, [len(x) for x in old], [len(x) for x in new_lines], start, old_end, new_end)
+        splice = Splice(first, [len(x) for x in old], [len(x) for x in new_lines], start, old_end, new_end)
+        if len(self.splices) < _SPLICES_KEPT:
+            self.splices.append(splice)
+        return splice
+
+    def take_splices(self) -> list[Splice] | None:
+        """What `apply` did since the last call, in order; None if more
+        than `_SPLICES_KEPT` (then read the whole document again)."""
+        splices, self.splices = self.splices, []
+        return None if len(splices) >= _SPLICES_KEPT else splices
 
     def minimal_change(self, text: str) -> Change:
         """The smallest change that turns this document into `text` (for

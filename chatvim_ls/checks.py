@@ -1,0 +1,162 @@
+"""The problems of an open chat, kept up to date change by change; and of
+config.md.
+
+A keystroke in a 10 MB chat must not read it all again. What the parser can
+find wrong stands in two places: the front matter (its syntax and settings)
+and the body's code fences (one that is never closed). So `ChatChecks`
+keeps
+- the front matter's problems, found again only when a change touches its
+  lines (or, while it is unclosed, adds a line that could close it);
+- every line that can be a fence (`chat.Fence`), carried across each change
+  (`textdoc.Splice`): only the changed lines are read again, and then the
+  fences alone are matched (`chat.unclosed_fences`).
+Its problems are exactly `parse_chat`'s (the tests hold it to that).
+
+`config_problems` adds what depends on the user's configuration: a model no
+provider serves, an unknown provider, a model missing from its provider's
+`models` list, and config.md itself being broken. `global_config_problems`
+checks config.md as a document of its own. Pure: no LSP here.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Mapping
+from pathlib import Path
+
+from .chat import BOM, Chat, Fence, fence_at, parse_chat, unclosed_fence, unclosed_fences
+from .config import SERVER_KEYS, ConfigError, GlobalConfig, ServerOptions, setting_place
+from .problems import Position, Problem, Range, error, warning
+from .providers import ChoiceError, NoModel, choose
+from .settings import Settings
+from .textdoc import Splice, TextDocument, split_lines
+
+_FRONT_FENCES = ("+++", "---")
+
+
+class ChatChecks:
+    def __init__(self, doc: TextDocument, defaults: Settings) -> None:
+        self.defaults = defaults
+        self.fences: list[Fence] = []
+        self.head = parse_chat("")
+        self.reread(doc)
+
+    def reread(self, doc: TextDocument) -> None:
+        """Read the whole document (on open, or after too many changes unread)."""
+        self.fences = _fences_in(doc, 0, len(doc.lines))
+        self._read_head(doc)
+
+    def update(self, doc: TextDocument, splices: list[Splice] | None) -> None:
+        """Carry the checks across the changes `doc` went through (None: too many to follow)."""
+        if splices is None:
+            self.reread(doc)
+            return
+        head_touched = False
+        for splice in splices:
+            first, old_count, new_count = splice.first_line, len(splice.old_lengths), len(splice.new_lengths)
+            shift = new_count - old_count
+            lines = [f.line for f in self.fences]
+            before = bisect.bisect_left(lines, first)
+            after = bisect.bisect_left(lines, first + old_count)
+            moved = [_moved(f, shift) for f in self.fences[after:]] if shift else self.fences[after:]
+            self.fences[before:] = [*_fences_in_window(doc, first, new_count), *moved]
+            head_touched = head_touched or self._touches_head(doc, first, new_count)
+        if head_touched:
+            self._read_head(doc)
+
+    def problems(self, doc: TextDocument) -> list[Problem]:
+        """What `parse_chat` would find in `doc` now."""
+        front = self.head.front_matter
+        body = bisect.bisect_right([f.line for f in self.fences], front.end_line) if front else 0
+        unclosed = unclosed_fences(self.fences[body:])
+        return [*self.head.problems, *(unclosed_fence(_text(doc, line), line) for line in unclosed)]
+
+    @property
+    def chat(self) -> Chat:
+        """The front matter, parsed (its settings and where its keys stand); no turns."""
+        return self.head
+
+    # -- the front matter ----------------------------------------------------
+
+    def _read_head(self, doc: TextDocument) -> None:
+        """Parse the front matter alone (an unclosed one: its first line, which says so)."""
+        fence = doc.line_text(0).removeprefix(BOM).rstrip(" \t")
+        if fence not in _FRONT_FENCES:
+            self.head = parse_chat("", self.defaults)
+            return
+        close = next((i for i in range(1, len(doc.lines)) if doc.line_text(i).rstrip(" \t") == fence), 0)
+        self.head = parse_chat("".join(doc.lines[: close + 1]), self.defaults)
+
+    def _touches_head(self, doc: TextDocument, first: int, count: int) -> bool:
+        front = self.head.front_matter
+        if first <= (front.end_line if front else 0) + 1:
+            return True
+        fence = doc.line_text(0).removeprefix(BOM).rstrip(" \t")
+        if front is None and fence in _FRONT_FENCES:  # unclosed: a new line may close it
+            return any(doc.line_text(i).rstrip(" \t") == fence for i in range(first, first + count))
+        return False
+
+
+def _fences_in(doc: TextDocument, first: int, stop: int) -> list[Fence]:
+    return [f for line in range(first, stop) if (f := fence_at(_text(doc, line), line)) is not None]
+
+
+def _text(doc: TextDocument, line: int) -> str:
+    return doc.line_text(line).removeprefix(BOM) if line == 0 else doc.line_text(line)
+
+
+def _fences_in_window(doc: TextDocument, first: int, count: int) -> list[Fence]:
+    return _fences_in(doc, first, min(first + count, len(doc.lines)))
+
+
+def _moved(fence: Fence, shift: int) -> Fence:
+    return Fence(fence.line + shift, fence.char, fence.length, fence.opens, fence.closes)
+
+
+# -- what depends on the configuration -------------------------------------
+
+
+def config_problems(chat: Chat, config: GlobalConfig | ConfigError, env: Mapping[str, str]) -> list[Problem]:
+    """The chat's model and provider against the configuration (or config.md's own error)."""
+    if isinstance(config, ConfigError):
+        return [error(f"{config.short} (every chat is refused until it is fixed)", Range.of_line(0))]
+    front = chat.front_matter
+    keys = front.keys if front else {}
+    settings = chat.settings
+    if settings.model is None and settings.provider is None:
+        return []  # chosen by config.md or the keys set: `complete` says so if it cannot
+    try:
+        model, provider = choose(*_model_and_provider(chat, config), config.providers, env)
+    except NoModel:
+        return []
+    except ChoiceError as exc:
+        key = "provider" if settings.provider is not None else "model"
+        place = keys.get(key)
+        return [error(str(exc), place.value if place else Range.of_line(0))]
+    table = config.providers.get(provider)
+    if settings.model is None or table is None or not table.models or model in table.models:
+        return []
+    place = keys.get("model")
+    listed = ", ".join(table.models[:5]) + (", …" if len(table.models) > 5 else "")
+    message = f"provider `{provider}` lists no model {model!r} in config.md (it has {listed})"
+    return [warning(message, place.value if place else Range.of_line(0))]
+
+
+def _model_and_provider(chat: Chat, config: GlobalConfig) -> tuple[str | None, str | None]:
+    settings = chat.settings.over(config.settings)
+    return settings.model, settings.provider
+
+
+def global_config_problems(text: str, path: Path) -> list[Problem]:
+    """config.md's problems as the server reads it: every one in its settings,
+    and the first in its server options (`providers`, timeouts)."""
+    chat = parse_chat(text, extra_keys=SERVER_KEYS, forbidden=())
+    if chat.errors:
+        return chat.problems
+    try:
+        ServerOptions.from_mapping(chat.extra, path.name)
+    except ConfigError as exc:
+        line, column = setting_place(split_lines(text)[0], chat, exc.setting)
+        message = str(exc).removeprefix(f"{path.name}: ")
+        return [*chat.problems, error(message, Range(Position(line, column), Position(line, column + 1)))]
+    return chat.problems
