@@ -264,3 +264,29 @@ async def stream_recorded(client: LanguageClient, fake: FakeProvider, name: str)
     await complete(client, editor)
     await wait_until(lambda: ended(client) and closing_written(editor))
     return editor, fixture_text(name)
+
+
+def pulls_diagnostics(client: LanguageClient) -> bool:
+    """Whether this client asks for diagnostics (Neovim 0.11) rather than being sent them."""
+    return client_pulls(str(getattr(client, "preset", "")))
+
+
+def client_pulls(preset: str) -> bool:
+    return preset.startswith("neovim")
+
+
+async def diagnostics_when(
+    client: LanguageClient, editor: EditorCopy, check: Callable[[list[lsp.Diagnostic]], bool]
+) -> list[lsp.Diagnostic]:
+    """The document's diagnostics once `check` holds for them: pulled where
+    the client pulls (one pull, answered after every change sent before it),
+    else as the server pushed them."""
+    if pulls_diagnostics(client):
+        report = await client.text_document_diagnostic_async(
+            lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
+        )
+        assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport), report
+        assert check(list(report.items)), report.items
+        return list(report.items)
+    await wait_until(lambda: check(list(client.diagnostics.get(editor.uri, []))))
+    return list(client.diagnostics.get(editor.uri, []))

@@ -32,7 +32,7 @@ from ..providers import Provider, api_key, key_from_environment, provider_named
 from ..request import ChatRequest, build_request
 from ..secrets import redact, remember_secret
 from ..stream import AnswerWriter, Edit
-from ..textdoc import TextDocument
+from ..textdoc import Splice, TextDocument
 from .documents import short_name
 
 if TYPE_CHECKING:
@@ -138,7 +138,10 @@ class Answers:
     def opened(self, doc: TextDocument) -> None:
         pass
 
-    def changed(self, doc: TextDocument) -> None:
+    def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:
+        pass
+
+    def settled(self, doc: TextDocument) -> None:
         pass
 
     def closed(self, uri: str) -> None:

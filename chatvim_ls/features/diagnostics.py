@@ -1,9 +1,175 @@
-"""stub"""
+"""Diagnostics: what is wrong in a chat, or in config.md, while it is edited.
+
+- Chats (`Documents.is_chat`) get `checks.ChatChecks`, carried across each
+  change, plus what depends on the configuration (`checks.config_problems`);
+  config.md, when it is open, gets `checks.global_config_problems`.
+- Pushed (`textDocument/publishDiagnostics`) on open and on each change that
+  alters them, unless the client pulls (`textDocument/diagnostic`): then it
+  is answered, and "unchanged" while nothing changed (so a client that pulls
+  after every change, as Neovim does, costs nothing while an answer streams).
+- While an answer streams into a chat, nothing is pushed: the document is
+  in flux, and one notification per token would be waste. Its diagnostics
+  follow when the answer has ended (`settled`).
+- Source `chatvim`; errors stop `chatvim.complete`, warnings do not.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types as lsp
+
+from ..checks import ChatChecks, config_problems, global_config_problems
+from ..config import ConfigError, config_path
+from ..problems import Position, Problem, Severity
+from ..settings import Settings
+from ..textdoc import Splice, TextDocument
+from .documents import file_path, is_markdown
+
+if TYPE_CHECKING:
+    from ..server import ChatvimServer
+
+SOURCE = "chatvim"
+_SEVERITY = {Severity.ERROR: lsp.DiagnosticSeverity.Error, Severity.WARNING: lsp.DiagnosticSeverity.Warning}
 
 
-def register(server: Any) -> None:
-    pass
+class Diagnostics:
+    def __init__(self, server: ChatvimServer) -> None:
+        self.server = server
+        self.checks: dict[str, ChatChecks] = {}
+        self.configs: set[str] = set()  # config.md, open
+        self.shown: dict[str, list[lsp.Diagnostic]] = {}  # pushed, or answered to a pull (with `report_ids`)
+        self.report_ids: dict[str, str] = {}
+        self.reports = 0
+        server.documents.listeners.append(self)
+
+    # -- documents.Listener ------------------------------------------------------
+
+    def opened(self, doc: TextDocument) -> None:
+        if _is_config_md(doc):
+            self.configs.add(doc.uri)
+        elif self.server.documents.is_chat(doc):
+            self.checks[doc.uri] = ChatChecks(doc, self._defaults())
+        self._push(doc)
+
+    def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:
+        checks = self.checks.get(doc.uri)
+        if checks is not None:
+            checks.update(doc, splices)
+        elif doc.uri not in self.configs:
+            if not self._may_have_become_a_chat(doc, splices) or not self.server.documents.is_chat(doc):
+                return
+            self.checks[doc.uri] = ChatChecks(doc, self._defaults())
+        if doc.uri not in self.server.documents.takers:  # no answer streaming into it
+            self._push(doc)
+
+    def settled(self, doc: TextDocument) -> None:
+        self._push(doc)
+
+    def closed(self, uri: str) -> None:
+        self.checks.pop(uri, None)
+        self.configs.discard(uri)
+        self.report_ids.pop(uri, None)
+        if self.shown.pop(uri, None) and not _pulls(self.server):
+            self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
+
+    # -- what is wrong -----------------------------------------------------------
+
+    def diagnostics(self, doc: TextDocument) -> list[lsp.Diagnostic]:
+        if doc.uri in self.configs:
+            path = file_path(doc.uri) or Path("config.md")
+            problems = global_config_problems(doc.text, path)
+        elif (checks := self.checks.get(doc.uri)) is not None:
+            try:
+                config = self.server.settings.global_config()
+            except ConfigError as exc:
+                problems = [*checks.problems(doc), *config_problems(checks.chat, exc, os.environ)]
+            else:
+                problems = [*checks.problems(doc), *config_problems(checks.chat, config, os.environ)]
+        else:
+            return []
+        return [_diagnostic(doc, p) for p in problems]
+
+    def report(self, doc: TextDocument | None, previous: str | None) -> lsp.DocumentDiagnosticReport:
+        """The answer to a pull: unchanged while an answer streams in, or when it is the same."""
+        if doc is None:
+            return lsp.RelatedFullDocumentDiagnosticReport(items=[])
+        last = self.report_ids.get(doc.uri)
+        if last is not None and previous == last and doc.uri in self.server.documents.takers:
+            return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=last)
+        items = self.diagnostics(doc)
+        if last is not None and previous == last and items == self.shown.get(doc.uri):
+            return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=last)
+        self.reports += 1
+        self.report_ids[doc.uri] = str(self.reports)
+        self.shown[doc.uri] = items
+        return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(self.reports))
+
+    def _push(self, doc: TextDocument) -> None:
+        if _pulls(self.server):
+            return
+        items = self.diagnostics(doc)
+        if items == self.shown.get(doc.uri, []):
+            return
+        self.shown[doc.uri] = items
+        self.server.text_document_publish_diagnostics(
+            lsp.PublishDiagnosticsParams(uri=doc.uri, diagnostics=items, version=doc.version)
+        )
+
+    def _defaults(self) -> Settings:
+        try:
+            return self.server.settings.global_config().settings
+        except ConfigError:
+            return Settings()
+
+    def _may_have_become_a_chat(self, doc: TextDocument, splices: list[Splice] | None) -> bool:
+        """Cheaply: a change to the first lines (front matter), or a new delimiter line."""
+        if splices is None or not is_markdown(doc):
+            return splices is None
+        delimiters = self._defaults().delimiters
+        for splice in splices:
+            if splice.first_line <= 1:
+                return True
+            stop = min(splice.first_line + len(splice.new_lengths), len(doc.lines))
+            if any(delimiters.role_of(doc.line_text(i)) for i in range(splice.first_line, stop)):
+                return True
+        return False
+
+
+def _pulls(server: ChatvimServer) -> bool:
+    text_document = server.client_capabilities.text_document
+    return bool(text_document and text_document.diagnostic is not None)
+
+
+def _is_config_md(doc: TextDocument) -> bool:
+    path = file_path(doc.uri)
+    return path is not None and path == config_path(os.environ).resolve()
+
+
+def _diagnostic(doc: TextDocument, problem: Problem) -> lsp.Diagnostic:
+    return lsp.Diagnostic(
+        range=lsp.Range(start=_position(doc, problem.range.start), end=_position(doc, problem.range.end)),
+        message=problem.message,
+        severity=_SEVERITY[problem.severity],
+        source=SOURCE,
+    )
+
+
+def _position(doc: TextDocument, pos: Position) -> lsp.Position:
+    line = min(pos.line, len(doc.lines) - 1)
+    character = min(pos.character, len(doc.line_text(line)))
+    return lsp.Position(*doc.to_client(Position(line, character)))
+
+
+def register(server: ChatvimServer) -> None:
+    diagnostics = Diagnostics(server)
+
+    @server.feature(
+        lsp.TEXT_DOCUMENT_DIAGNOSTIC,
+        lsp.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=True, workspace_diagnostics=False),
+    )
+    def pull(params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
+        doc = server.documents.get(params.text_document.uri)
+        return diagnostics.report(doc, params.previous_result_id)

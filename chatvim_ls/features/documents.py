@@ -4,7 +4,8 @@ Each is a `textdoc.TextDocument`, edited in place on didChange. While an
 answer streams into a document, its changes go to the answer instead
 (`take_changes`): its writer tells its own edits from the user's and applies
 both. The features that follow documents (an answer, diagnostics) are
-`Listener`s, told after each open, change and close.
+`Listener`s, told after each open, change (with what it did to the lines:
+`textdoc.Splice`s) and close, and when an answer in it ended (`settled`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pygls.uris import to_fs_path
 from ..chat import has_delimiter_line, is_chat
 from ..config import ConfigError
 from ..llm import preload
-from ..textdoc import Change, TextDocument
+from ..textdoc import Change, Splice, TextDocument
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -39,7 +40,8 @@ class ChangeTaker(Protocol):
 
 class Listener(Protocol):
     def opened(self, doc: TextDocument) -> None: ...
-    def changed(self, doc: TextDocument) -> None: ...
+    def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None: ...  # None: too many to follow
+    def settled(self, doc: TextDocument) -> None: ...
     def closed(self, uri: str) -> None: ...
 
 
@@ -56,10 +58,14 @@ class Documents:
 
     def take_changes(self, uri: str, taker: ChangeTaker | None) -> None:
         """Send `uri`'s changes to `taker` (None: apply them as they come)."""
-        if taker is None:
-            self.takers.pop(uri, None)
-        else:
+        if taker is not None:
             self.takers[uri] = taker
+            return
+        self.takers.pop(uri, None)
+        doc = self.by_uri.get(uri)
+        if doc is not None:
+            for listener in self.listeners:
+                listener.settled(doc)
 
     # -- sync ----------------------------------------------------------------
 
@@ -87,8 +93,9 @@ class Documents:
         doc.version = params.text_document.version
         if taker is not None:
             taker.reported(doc.version)
+        splices = doc.take_splices()
         for listener in self.listeners:
-            listener.changed(doc)
+            listener.changed(doc, splices)
 
     def close(self, uri: str) -> None:
         for listener in self.listeners:

@@ -1,0 +1,70 @@
+"""The language features of a chat over real stdio JSON-RPC, under each
+editor preset: diagnostics (pushed, or pulled where the client pulls)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from lsprotocol import types as lsp
+from pytest_lsp import LanguageClient
+
+from .conftest import CONFIG_HOME
+from .fake_provider import FakeProvider, Scenario
+from .lsp_editor import QUESTION, EditorCopy, closing_written, complete, diagnostics_when, ended, open_chat, wait_until
+
+WARNING, ERROR = lsp.DiagnosticSeverity.Warning, lsp.DiagnosticSeverity.Error
+PROBLEMS = (
+    '+++\nmodel = "m"\nprovider = "fake"\ntemprature = 1\ntemperature = "hot"\n+++\n'
+    "# === USER ===\n\n```python\nprint()\n"
+)
+
+
+def summary(found: list[lsp.Diagnostic]) -> list[tuple[int, int, int, int, lsp.DiagnosticSeverity | None]]:
+    return [(d.range.start.line, d.range.start.character, d.range.end.line, d.range.end.character, d.severity)
+            for d in found]  # fmt: skip
+
+
+async def test_every_problem_is_a_diagnostic_at_its_place(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, PROBLEMS)
+    found = await diagnostics_when(client, editor, lambda d: len(d) == 3)
+    assert summary(found) == [(3, 0, 3, 10, WARNING), (4, 14, 4, 19, ERROR), (8, 0, 8, 9, WARNING)]
+    assert all(d.source == "chatvim" for d in found)
+    assert "did you mean `temperature`?" in found[0].message
+    assert found[1].message.startswith("`temperature` must be a number from 0 to 2")
+    assert found[2].message.startswith("this code block is never closed")
+
+
+async def test_diagnostics_follow_the_changes(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, PROBLEMS)
+    await diagnostics_when(client, editor, lambda d: len(d) == 3)
+    editor.type(len(editor.text), "```\n")  # the code block is closed
+    await diagnostics_when(client, editor, lambda d: summary(d) == [(3, 0, 3, 10, WARNING), (4, 14, 4, 19, ERROR)])
+    at = editor.text.index("temprature")
+    editor.replace(at, at + len("temprature = 1\n"), "")  # the unknown key is gone: the error moves up a line
+    await diagnostics_when(client, editor, lambda d: summary(d) == [(3, 14, 3, 19, ERROR)])
+
+
+async def test_a_model_no_provider_serves_is_an_error(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, '+++\nmodel = "mystery-1"\n+++\n# === USER ===\n\nhi\n')
+    (found,) = await diagnostics_when(client, editor, lambda d: len(d) == 1)
+    assert summary([found]) == [(1, 8, 1, 19, ERROR)] and "which provider serves" in found.message
+
+
+async def test_config_md_gets_its_own_checks(client: LanguageClient, fake: FakeProvider) -> None:
+    uri = (Path(CONFIG_HOME) / "chatvim" / "config.md").as_uri()
+    text = '+++\nmodel = "gpt-4.1"\nflush = "sometimes"\n+++\n'
+    editor = EditorCopy(client, uri, text)  # in the editor only: the server reads no such file
+    editor.open()
+    (found,) = await diagnostics_when(client, editor, lambda d: len(d) == 1)
+    assert found.range.start.line == 2 and '`flush` must be "token" or "line"' in found.message
+
+
+async def test_an_answer_is_checked_once_it_has_ended(client: LanguageClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text(["Here:\n\n", "```python\n", "print(1)\n"])
+    editor = open_chat(client, QUESTION)
+    await diagnostics_when(client, editor, lambda d: d == [])
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    fence = editor.text.splitlines().index("```python")
+    (found,) = await diagnostics_when(client, editor, lambda d: len(d) == 1)
+    assert summary([found]) == [(fence, 0, fence, 9, WARNING)]
