@@ -84,6 +84,7 @@ class Chat:
     problems: list[Problem]
     front_matter: FrontMatter | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)  # accepted keys outside `Settings`
+    code_blocks: list[tuple[int, int]] = field(default_factory=list)  # (opening, closing line) of each closed fence
 
     @property
     def errors(self) -> list[Problem]:
@@ -127,9 +128,11 @@ def parse_chat(
         extra = {k: front.data[k] for k in extra_keys if k in front.data}
     delimiters = settings.over(defaults or Settings()).delimiters
     unclosed: list[int] = []
-    turns = _turns(texts, endings, body_start, _delimiter_lines(texts, body_start, delimiters, unclosed=unclosed))
+    blocks: list[tuple[int, int]] = []
+    found = _delimiter_lines(texts, body_start, delimiters, unclosed=unclosed, blocks=blocks)
+    turns = _turns(texts, endings, body_start, found)
     problems += [unclosed_fence(texts[line], line) for line in unclosed]
-    return Chat(settings, turns, problems, front, extra)
+    return Chat(settings, turns, problems, front, extra, blocks)
 
 
 def is_chat(text: str, defaults: Settings | None = None) -> bool:
@@ -294,13 +297,21 @@ def _turns(texts: list[str], endings: list[str], start: int, found: list[tuple[i
 
 
 def _delimiter_lines(
-    texts: list[str], start: int, delimiters: Delimiters, *, first_only: bool = False, unclosed: list[int] | None = None
+    texts: list[str],
+    start: int,
+    delimiters: Delimiters,
+    *,
+    first_only: bool = False,
+    unclosed: list[int] | None = None,
+    blocks: list[tuple[int, int]] | None = None,
 ) -> list[tuple[int, str]]:
     """(line, role) of every delimiter line outside closed code fences (or
-    the first); the lines of fences never closed go to `unclosed`."""
+    the first); the lines of fences never closed go to `unclosed`, the
+    (opening, closing) lines of each closed one to `blocks`."""
     longest_closer = _longest_closers_after(texts, start)
     found: list[tuple[int, str]] = []
     open_fence: tuple[str, int] | None = None
+    opened_at = 0
     # Most lines start with a character no delimiter or fence starts with.
     interesting = {delimiters.user[0], delimiters.assistant[0], delimiters.system[0], *_FENCE_STARTS}
     for line in range(start, len(texts)):
@@ -310,6 +321,8 @@ def _delimiter_lines(
         if open_fence is not None:
             if _closes(text, open_fence):
                 open_fence = None
+                if blocks is not None:
+                    blocks.append((opened_at, line))
             continue
         role = delimiters.role_of(text)
         if role is not None:
@@ -320,7 +333,7 @@ def _delimiter_lines(
         opener = _fence_opener(text)
         # An opener that is never closed hides nothing.
         if opener is not None and longest_closer[opener[0]][line + 1] >= opener[1]:
-            open_fence = opener
+            open_fence, opened_at = opener, line
         elif opener is not None and unclosed is not None:
             unclosed.append(line)
     return found

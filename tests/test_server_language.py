@@ -68,3 +68,37 @@ async def test_an_answer_is_checked_once_it_has_ended(client: LanguageClient, fa
     fence = editor.text.splitlines().index("```python")
     (found,) = await diagnostics_when(client, editor, lambda d: len(d) == 1)
     assert summary([found]) == [(fence, 0, fence, 9, WARNING)]
+
+
+OUTLINE = QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n```\ncode\n```\n\n# === USER ===\n\n"
+
+
+async def test_the_outline_lists_the_settings_and_each_turn(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, OUTLINE)
+    found = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
+    )
+    assert found is not None and all(isinstance(s, lsp.DocumentSymbol) for s in found)
+    symbols = [s for s in found if isinstance(s, lsp.DocumentSymbol)]
+    assert [(s.name, s.range.start.line, s.range.end.line, s.selection_range.start.line) for s in symbols] == [
+        ("Settings", 0, 3, 0),
+        ("User: What is 1 + 1?", 4, 6, 4),
+        ("Assistant: Two.", 8, 14, 8),
+        ("User", 16, 16, 16),
+    ]
+
+
+async def test_folds_for_the_settings_turns_and_code(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, OUTLINE)
+    found = await client.text_document_folding_range_async(
+        lsp.FoldingRangeParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
+    )
+    assert [(f.start_line, f.end_line) for f in found or []] == [(0, 3), (4, 6), (8, 14), (12, 14)]
+
+
+async def test_a_document_that_is_not_a_chat_has_no_outline(client: LanguageClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, "# Notes\n\nnothing to see\n", name="notes.md")
+    found = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
+    )
+    assert found == []

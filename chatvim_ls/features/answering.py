@@ -32,8 +32,8 @@ from ..providers import Provider, api_key, key_from_environment, provider_named
 from ..request import ChatRequest, build_request
 from ..secrets import redact, remember_secret
 from ..stream import AnswerWriter, Edit
-from ..textdoc import Splice, TextDocument
-from .documents import short_name
+from ..textdoc import TextDocument
+from .documents import Listener, short_name
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -49,7 +49,7 @@ class Refused(ChatvimError):
     """`chatvim.complete` cannot start."""
 
 
-class Answers:
+class Answers(Listener):
     """The answers streaming, one per document at most, and those about to
     start (waiting for settings being read)."""
 
@@ -132,17 +132,6 @@ class Answers:
         """Stop the answer a `chatvim.complete` request started; False if none."""
         uri = self.requests.pop(request_id, None)
         return uri is not None and self.stop(uri) > 0
-
-    # -- documents.Listener ----------------------------------------------------
-
-    def opened(self, doc: TextDocument) -> None:
-        pass
-
-    def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:
-        pass
-
-    def settled(self, doc: TextDocument) -> None:
-        pass
 
     def closed(self, uri: str) -> None:
         answer = self.by_uri.get(uri)

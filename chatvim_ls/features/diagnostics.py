@@ -26,7 +26,7 @@ from ..config import ConfigError, config_path
 from ..problems import Position, Problem, Severity
 from ..settings import Settings
 from ..textdoc import Splice, TextDocument
-from .documents import file_path, is_markdown
+from .documents import Listener, file_path, is_markdown
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -35,7 +35,7 @@ SOURCE = "chatvim"
 _SEVERITY = {Severity.ERROR: lsp.DiagnosticSeverity.Error, Severity.WARNING: lsp.DiagnosticSeverity.Warning}
 
 
-class Diagnostics:
+class Diagnostics(Listener):
     def __init__(self, server: ChatvimServer) -> None:
         self.server = server
         self.checks: dict[str, ChatChecks] = {}
@@ -44,8 +44,6 @@ class Diagnostics:
         self.report_ids: dict[str, str] = {}
         self.reports = 0
         server.documents.listeners.append(self)
-
-    # -- documents.Listener ------------------------------------------------------
 
     def opened(self, doc: TextDocument) -> None:
         if _is_config_md(doc):

@@ -38,11 +38,20 @@ class ChangeTaker(Protocol):
     def reported(self, version: int | None) -> None: ...
 
 
-class Listener(Protocol):
-    def opened(self, doc: TextDocument) -> None: ...
-    def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None: ...  # None: too many to follow
-    def settled(self, doc: TextDocument) -> None: ...
-    def closed(self, uri: str) -> None: ...
+class Listener:
+    """A feature that follows documents overrides what it needs."""
+
+    def opened(self, doc: TextDocument) -> None:
+        pass
+
+    def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:  # None: too many to follow
+        pass
+
+    def settled(self, doc: TextDocument) -> None:
+        """An answer that streamed into `doc` has ended."""
+
+    def closed(self, uri: str) -> None:
+        pass
 
 
 class Documents:
