@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -133,6 +133,22 @@ def parse_chat(
     turns = _turns(texts, endings, body_start, found)
     problems += [unclosed_fence(texts[line], line) for line in unclosed]
     return Chat(settings, turns, problems, front, extra, blocks)
+
+
+def parse_head(lines: Sequence[str], defaults: Settings | None = None) -> Chat:
+    """The front matter alone, parsed (its settings, problems and key places;
+    no turns), from a document's lines, with or without their breaks, read
+    only as far as its closing fence (an unclosed one: its first line, which
+    says so)."""
+    fence = _without_break(lines[0]).removeprefix(BOM).rstrip(" \t") if lines else ""
+    if fence not in _FENCES:
+        return parse_chat("", defaults)
+    close = next((i for i in range(1, len(lines)) if _without_break(lines[i]).rstrip(" \t") == fence), 0)
+    return parse_chat("\n".join(_without_break(line) for line in lines[: close + 1]) + "\n", defaults)
+
+
+def _without_break(line: str) -> str:
+    return line.rstrip("\r\n")
 
 
 def is_chat(text: str, defaults: Settings | None = None) -> bool:

@@ -24,7 +24,7 @@ import bisect
 from collections.abc import Mapping
 from pathlib import Path
 
-from .chat import BOM, Chat, Fence, fence_at, parse_chat, unclosed_fence, unclosed_fences
+from .chat import BOM, Chat, Fence, fence_at, parse_chat, parse_head, unclosed_fence, unclosed_fences
 from .config import SERVER_KEYS, ConfigError, GlobalConfig, ServerOptions, setting_place
 from .problems import Position, Problem, Range, error, warning
 from .providers import ChoiceError, NoModel, choose
@@ -79,13 +79,7 @@ class ChatChecks:
     # -- the front matter ----------------------------------------------------
 
     def _read_head(self, doc: TextDocument) -> None:
-        """Parse the front matter alone (an unclosed one: its first line, which says so)."""
-        fence = doc.line_text(0).removeprefix(BOM).rstrip(" \t")
-        if fence not in _FRONT_FENCES:
-            self.head = parse_chat("", self.defaults)
-            return
-        close = next((i for i in range(1, len(doc.lines)) if doc.line_text(i).rstrip(" \t") == fence), 0)
-        self.head = parse_chat("".join(doc.lines[: close + 1]), self.defaults)
+        self.head = parse_head(doc.lines, self.defaults)
 
     def _touches_head(self, doc: TextDocument, first: int, count: int) -> bool:
         front = self.head.front_matter

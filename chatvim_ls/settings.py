@@ -156,25 +156,37 @@ def _shown(value: Any) -> str:
 class SettingSpec:
     field: str
     check: Check
+    kind: str  # the type, as the README's table says it
+    meaning: str  # one line, for completion items and hovers
 
 
-#: Front matter key -> the `Settings` field it fills and its check.
+#: Front matter key -> the `Settings` field it fills, its check, type and meaning.
 SETTINGS: dict[str, SettingSpec] = {
-    "model": SettingSpec("model", _text("model")),
-    "provider": SettingSpec("provider", _text("provider")),
-    "system": SettingSpec("system", _text("system")),
-    "temperature": SettingSpec("temperature", _number_between("temperature", 0, 2)),
-    "top_p": SettingSpec("top_p", _number_between("top_p", 0, 1)),
-    "max_tokens": SettingSpec("max_tokens", _positive_integer("max_tokens")),
-    "reasoning_effort": SettingSpec("reasoning_effort", _text("reasoning_effort")),
-    "seed": SettingSpec("seed", _integer("seed")),
-    "stop": SettingSpec("stop", _stop),
-    "userDelimiter": SettingSpec("user_delimiter", _delimiter("userDelimiter")),
-    "assistantDelimiter": SettingSpec("assistant_delimiter", _delimiter("assistantDelimiter")),
-    "systemDelimiter": SettingSpec("system_delimiter", _delimiter("systemDelimiter")),
-    "delimiterPrefix": SettingSpec("delimiter_prefix", _padding("delimiterPrefix")),
-    "delimiterSuffix": SettingSpec("delimiter_suffix", _padding("delimiterSuffix")),
-}
+    "model": SettingSpec("model", _text("model"), "text", 'the model, like "gpt-4.1"; picks the provider too'),
+    "provider": SettingSpec("provider", _text("provider"), "text",
+                            "the provider, by name; else inferred from the model"),
+    "system": SettingSpec("system", _text("system"), "text", "a system prompt, sent first"),
+    "temperature": SettingSpec("temperature", _number_between("temperature", 0, 2), "number 0..2",
+                               "sampling temperature: lower is more focused"),
+    "top_p": SettingSpec("top_p", _number_between("top_p", 0, 1), "number 0..1", "nucleus sampling: the share of "
+                         "probability mass to sample from"),
+    "max_tokens": SettingSpec("max_tokens", _positive_integer("max_tokens"), "whole number > 0",
+                              "the longest answer, in tokens"),
+    "reasoning_effort": SettingSpec("reasoning_effort", _text("reasoning_effort"), "text",
+                                    "how hard a reasoning model thinks: minimal, low, medium or high"),
+    "seed": SettingSpec("seed", _integer("seed"), "whole number", "asks the provider for repeatable sampling"),
+    "stop": SettingSpec("stop", _stop, "text or list of texts", "the answer ends where one of these would come"),
+    "userDelimiter": SettingSpec("user_delimiter", _delimiter("userDelimiter"), "one line of text",
+                                 f"the line that starts your turns (default {DEFAULT_USER_DELIMITER})"),
+    "assistantDelimiter": SettingSpec("assistant_delimiter", _delimiter("assistantDelimiter"), "one line of text",
+                                      f"the line that starts answers (default {DEFAULT_ASSISTANT_DELIMITER})"),
+    "systemDelimiter": SettingSpec("system_delimiter", _delimiter("systemDelimiter"), "one line of text",
+                                   f"the line that starts system turns (default {DEFAULT_SYSTEM_DELIMITER})"),
+    "delimiterPrefix": SettingSpec("delimiter_prefix", _padding("delimiterPrefix"), "line breaks",
+                                   'written before a delimiter the server adds (default "\\n\\n")'),
+    "delimiterSuffix": SettingSpec("delimiter_suffix", _padding("delimiterSuffix"), "line breaks",
+                                   'written after a delimiter the server adds (default "\\n\\n")'),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from lsprotocol import types as lsp
 from ..config import ConfigError, GlobalConfig, ServerOptions, load_global_config
 from ..messages import EDITOR_HINTS, Hints
 from ..providers import forget_keys
+from ..settings import Settings
 from ..textdoc import ENCODINGS
 
 if TYPE_CHECKING:
@@ -46,6 +47,13 @@ class EditorSettings:
         config = load_global_config()
         editor = self.workspace_options.over(self.init_options)
         return replace(config, options=editor.over(config.options))
+
+    def chat_defaults(self) -> Settings:
+        """config.md's settings under every chat's (none while it is broken)."""
+        try:
+            return self.global_config().settings
+        except ConfigError:
+            return Settings()
 
     async def settled(self) -> None:
         """Once settings being read (just changed) are in, or after `CONFIGURATION_WAIT`."""

@@ -24,7 +24,6 @@ from lsprotocol import types as lsp
 from ..checks import ChatChecks, config_problems, global_config_problems
 from ..config import ConfigError, config_path
 from ..problems import Position, Problem, Severity
-from ..settings import Settings
 from ..textdoc import Splice, TextDocument
 from .documents import Listener, file_path, is_markdown
 
@@ -49,7 +48,7 @@ class Diagnostics(Listener):
         if _is_config_md(doc):
             self.configs.add(doc.uri)
         elif self.server.documents.is_chat(doc):
-            self.checks[doc.uri] = ChatChecks(doc, self._defaults())
+            self.checks[doc.uri] = ChatChecks(doc, self.server.settings.chat_defaults())
         self._push(doc)
 
     def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:
@@ -59,7 +58,7 @@ class Diagnostics(Listener):
         elif doc.uri not in self.configs:
             if not self._may_have_become_a_chat(doc, splices) or not self.server.documents.is_chat(doc):
                 return
-            self.checks[doc.uri] = ChatChecks(doc, self._defaults())
+            self.checks[doc.uri] = ChatChecks(doc, self.server.settings.chat_defaults())
         if doc.uri not in self.server.documents.takers:  # no answer streaming into it
             self._push(doc)
 
@@ -116,17 +115,11 @@ class Diagnostics(Listener):
             lsp.PublishDiagnosticsParams(uri=doc.uri, diagnostics=items, version=doc.version)
         )
 
-    def _defaults(self) -> Settings:
-        try:
-            return self.server.settings.global_config().settings
-        except ConfigError:
-            return Settings()
-
     def _may_have_become_a_chat(self, doc: TextDocument, splices: list[Splice] | None) -> bool:
         """Cheaply: a change to the first lines (front matter), or a new delimiter line."""
         if splices is None or not is_markdown(doc):
             return splices is None
-        delimiters = self._defaults().delimiters
+        delimiters = self.server.settings.chat_defaults().delimiters
         for splice in splices:
             if splice.first_line <= 1:
                 return True

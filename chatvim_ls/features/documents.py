@@ -11,16 +11,17 @@ both. The features that follow documents (an answer, diagnostics) are
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from lsprotocol import types as lsp
 from pygls.uris import to_fs_path
 
-from ..chat import has_delimiter_line, is_chat
+from ..chat import Chat, has_delimiter_line, is_chat, parse_chat
 from ..config import ConfigError
 from ..llm import preload
-from ..textdoc import Change, Splice, TextDocument
+from ..textdoc import Change, Splice, TextDocument, split_lines
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -54,10 +55,18 @@ class Listener:
         pass
 
 
+@dataclass(frozen=True)
+class ParsedChat:
+    doc: TextDocument
+    chat: Chat
+    lines: list[str]  # the document's lines without their breaks, as parsed
+
+
 class Documents:
     def __init__(self, server: ChatvimServer) -> None:
         self.server = server
         self.by_uri: dict[str, TextDocument] = {}
+        self.parses: dict[str, tuple[int | None, ParsedChat]] = {}  # uri -> the last parse, for its version
         self.takers: dict[str, ChangeTaker] = {}
         self.listeners: list[Listener] = []
         self.chat_checks: dict[str, tuple[int | None, bool]] = {}  # uri -> (version, is a chat)
@@ -111,8 +120,22 @@ class Documents:
             listener.closed(uri)
         self.by_uri.pop(uri, None)
         self.chat_checks.pop(uri, None)
+        self.parses.pop(uri, None)
 
     # -- chats ---------------------------------------------------------------
+
+    def parsed(self, uri: str) -> ParsedChat | None:
+        """The chat `uri` holds, parsed once per version (for the features
+        that read all of it on request); None if it is not an open chat."""
+        doc = self.by_uri.get(uri)
+        if doc is None or not self.is_chat(doc):
+            return None
+        cached = self.parses.get(uri)
+        if cached is None or cached[0] != doc.version:
+            text = doc.text
+            parsed = ParsedChat(doc, parse_chat(text, self.server.settings.chat_defaults()), split_lines(text)[0])
+            cached = self.parses[uri] = (doc.version, parsed)
+        return cached[1]
 
     def is_chat(self, doc: TextDocument) -> bool:
         """Whether a document is a chat (README, "Which files are chats"):
