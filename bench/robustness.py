@@ -60,13 +60,11 @@ class TimedBench(Bench):
     def open_text(self, text: str) -> EditorCopy:
         self.count += 1
         editor = EditorCopy(self.client, f"file:///tmp/bench-{self.count}.md", text)
-        self.editors[editor.uri] = editor
         editor.open()
         return editor
 
     def close(self, editor: EditorCopy) -> None:
         editor.close()
-        self.editors.pop(editor.uri, None)
 
 
 async def first_edit_times(bench: TimedBench, text: str) -> list[float]:

@@ -24,14 +24,12 @@ import time
 from pathlib import Path
 
 from lsprotocol import types as lsp
-from pytest_lsp import client_capabilities
-from pytest_lsp.client import make_test_lsp_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.conftest import SERVER_ENV, init_options
 from tests.fake_provider import FakeProvider, Scenario
-from tests.lsp_editor import EditorCopy, closing_written, streams_ended
+from tests.lsp_editor import EditorClient, EditorCopy, closing_written, streams_ended
 
 RUNS = 15
 POLL = 0.0005  # seconds between looks at the client's state
@@ -51,28 +49,13 @@ class Bench:
     def __init__(self, fake: FakeProvider, edit_delay: float = 0.0) -> None:
         self.fake = fake
         self.edit_delay = edit_delay
-        self.client = make_test_lsp_client()
-        self.editors: dict[str, EditorCopy] = {}
+        self.client = EditorClient("visual-studio-code")
         self.count = 0
 
     async def start(self) -> None:
         client = self.client
-        client.preset = "visual-studio-code"  # type: ignore[attr-defined]
-
-        @client.feature(lsp.WORKSPACE_APPLY_EDIT)
-        async def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
-            if self.edit_delay:
-                await asyncio.sleep(self.edit_delay)
-            uri = params.edit.document_changes[0].text_document.uri  # type: ignore[index, union-attr]
-            return self.editors[uri].apply(params)
-
         await client.start_io(sys.executable, "-m", "chatvim_ls", env=SERVER_ENV)
-        result = await client.initialize_session(
-            lsp.InitializeParams(
-                capabilities=client_capabilities("visual-studio-code"), initialization_options=init_options(self.fake)
-            )
-        )
-        client.position_encoding = result.capabilities.position_encoding  # type: ignore[attr-defined]
+        await client.start_session(client.preset_capabilities(), init_options(self.fake))
 
     async def stop(self) -> None:
         await self.client.shutdown_session()
@@ -81,7 +64,7 @@ class Bench:
         self.count += 1
         text = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nTell me a story.\n'
         editor = EditorCopy(self.client, f"file:///tmp/bench-{self.count}.md", text)
-        self.editors[editor.uri] = editor
+        editor.apply_delay = self.edit_delay
         editor.open()
         return editor
 

@@ -60,6 +60,12 @@ def folds(chat: Chat, lines: list[str]) -> list[Fold]:
     return sorted(found, key=lambda f: (f.first_line, -f.last_line))
 
 
+def last_question(chat: Chat) -> int | None:
+    """The delimiter line of the last user turn: where "Complete" (or "Stop")
+    is offered above the text."""
+    return next((t.start_line for t in reversed(chat.turns) if t.role == "user"), None)
+
+
 def _first_words(content: str) -> str:
     line = next((x.strip() for x in content.splitlines() if x.strip()), "")
     if len(line) <= NAME_WIDTH:

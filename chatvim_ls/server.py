@@ -26,7 +26,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from . import __version__
-from .features import answering, configuration, diagnostics, documents, outline
+from .features import answering, configuration, diagnostics, documents, editing, outline
 from .messages import WIDTH, one_line, shorten
 from .secrets import redact
 
@@ -111,7 +111,7 @@ class ChatvimServer(LanguageServer):
         return await asyncio.shield(reply)
 
 
-FEATURES = (configuration, answering, diagnostics, outline)
+FEATURES = (configuration, answering, diagnostics, outline, editing)
 
 
 def create_server() -> ChatvimServer:

@@ -3,7 +3,6 @@ chatvim-ls over stdio (with the editor presets of pytest-lsp)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 import tempfile
@@ -11,14 +10,13 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import pytest_lsp
-from lsprotocol import types as lsp
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+from pytest_lsp import ClientServerConfig, client_capabilities
 
 from chatvim_ls.messages import WIDTH
 from chatvim_ls.providers import BUILTIN_PROVIDERS
 
 from .fake_provider import FakeProvider, ThreadedFake
-from .lsp_editor import EditorCopy
+from .lsp_editor import EditorClient
 
 FAKE_KEY = "sk-fake-secret-0123456789"
 # Every built-in provider's key variable, and OpenAI's base URL: none may leak in from the environment.
@@ -48,46 +46,24 @@ def init_options(fake: FakeProvider, **extra: object) -> dict[str, object]:
 
 @pytest_lsp.fixture(
     config=ClientServerConfig(
-        server_command=[sys.executable, "-m", "chatvim_ls", "--log-level", "DEBUG"], server_env=SERVER_ENV
+        server_command=[sys.executable, "-m", "chatvim_ls", "--log-level", "DEBUG"],
+        server_env=SERVER_ENV,
+        client_factory=EditorClient,
     ),
     params=CLIENTS,
 )
-async def client(lsp_client: LanguageClient, request: pytest.FixtureRequest, fake: FakeProvider) -> AsyncIterator[None]:
+async def client(lsp_client: EditorClient, request: pytest.FixtureRequest, fake: FakeProvider) -> AsyncIterator[None]:
     await fake.start()
-    editors: dict[str, EditorCopy] = {}
-    lsp_client.editors = editors  # type: ignore[attr-defined]
-    lsp_client.preset = request.param  # type: ignore[attr-defined]
-
-    @lsp_client.feature(lsp.WORKSPACE_APPLY_EDIT)
-    async def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
-        uri = (
-            next(iter(params.edit.changes or {}))
-            if params.edit.changes
-            else params.edit.document_changes[0].text_document.uri
-        )  # type: ignore[union-attr, index]
-        editor = editors[uri]
-        if editor.apply_delay:  # an editor slow to apply edits
-            editor.applying += 1
-            editor.most_applying = max(editor.most_applying, editor.applying)
-            await asyncio.sleep(editor.apply_delay)
-            editor.applying -= 1
-        return editor.apply(params)
-
+    lsp_client.preset = request.param
     capabilities = client_capabilities(request.param)
     if request.node.get_closest_marker("without_progress"):
         capabilities.window = None
     extra = request.node.get_closest_marker("init_options")
-    result = await lsp_client.initialize_session(
-        lsp.InitializeParams(
-            capabilities=capabilities,
-            initialization_options=init_options(fake, **(extra.kwargs if extra else {})),
-        )
-    )
-    lsp_client.position_encoding = result.capabilities.position_encoding  # type: ignore[attr-defined]
+    await lsp_client.start_session(capabilities, init_options(fake, **(extra.kwargs if extra else {})))
     yield
     for message in lsp_client.messages:  # every message the server showed: one line that fits (messages.py)
         assert "\n" not in message.message and len(message.message) <= WIDTH, message.message
-    if not getattr(lsp_client, "shut_down", False):  # a test may shut the server down itself
+    if not lsp_client.shut_down:
         await lsp_client.shutdown_session()
     await fake.stop()
 

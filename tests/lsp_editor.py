@@ -27,7 +27,9 @@ import time
 from collections.abc import Callable
 
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
+from pygls.protocol import default_converter
+from pytest_lsp import LanguageClient, client_capabilities
+from pytest_lsp.client import register_lsp_features
 
 from .fake_provider import FIXTURES, FakeProvider, Scenario
 
@@ -43,8 +45,56 @@ def written(answer: str) -> str:
     return "\n" + OPENING + answer + CLOSING[:-1]
 
 
+class EditorClient(LanguageClient):
+    """pytest-lsp's test client playing an editor of `preset` (pytest-lsp's
+    capabilities): it holds the documents it has open (`editors`), applies
+    the server's edits to them, and counts the server's code lens refreshes."""
+
+    def __init__(self, preset: str = "neovim@0.11") -> None:
+        super().__init__(converter_factory=default_converter)
+        register_lsp_features(self)
+        self.preset = preset
+        self.editors: dict[str, EditorCopy] = {}
+        self.position_encoding: str = "utf-16"
+        self.code_lens_refreshes = 0
+        self.shut_down = False  # a test shut the server down itself
+
+        @self.feature(lsp.WORKSPACE_APPLY_EDIT)
+        async def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
+            editor = self.editors[_edited_uri(params)]
+            if editor.apply_delay:  # an editor slow to apply edits
+                editor.applying += 1
+                editor.most_applying = max(editor.most_applying, editor.applying)
+                await asyncio.sleep(editor.apply_delay)
+                editor.applying -= 1
+            return editor.apply(params)
+
+        @self.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
+        def refresh_code_lenses(params: None) -> None:
+            self.code_lens_refreshes += 1
+
+    def preset_capabilities(self) -> lsp.ClientCapabilities:
+        return client_capabilities(self.preset)
+
+    async def start_session(self, capabilities: lsp.ClientCapabilities, options: object) -> lsp.InitializeResult:
+        result = await self.initialize_session(
+            lsp.InitializeParams(capabilities=capabilities, initialization_options=options)
+        )
+        kind = result.capabilities.position_encoding or "utf-16"
+        self.position_encoding = getattr(kind, "value", kind)
+        return result
+
+
+def _edited_uri(params: lsp.ApplyWorkspaceEditParams) -> str:
+    if params.edit.changes:
+        return next(iter(params.edit.changes))
+    change = (params.edit.document_changes or [])[0]
+    assert isinstance(change, lsp.TextDocumentEdit)
+    return change.text_document.uri
+
+
 class EditorCopy:
-    def __init__(self, client: LanguageClient, uri: str, text: str, *, mode: str = "strict",
+    def __init__(self, client: EditorClient, uri: str, text: str, *, mode: str = "strict",
                  delay: float = 0.0) -> None:  # fmt: skip
         assert mode in ("strict", "drop", "lax")
         self.client = client
@@ -61,11 +111,11 @@ class EditorCopy:
         self.applying = self.most_applying = 0  # edits being applied now, and at most at once
         self.silent = False  # apply edits but send no didChange (Neovim 0.11 after a crash, see lua/chatvim/lsp.lua)
         self.encoding = "utf-16"
-        self.keeps_final_line_break = str(getattr(client, "preset", "")).startswith("neovim")
+        self.keeps_final_line_break = client.preset.startswith("neovim")
 
     def open(self) -> None:
-        kind = getattr(self.client, "position_encoding", None) or "utf-16"
-        self.encoding = getattr(kind, "value", kind)
+        self.client.editors[self.uri] = self
+        self.encoding = self.client.position_encoding
         self.client.text_document_did_open(
             lsp.DidOpenTextDocumentParams(
                 text_document=lsp.TextDocumentItem(
@@ -78,7 +128,7 @@ class EditorCopy:
         self.client.text_document_did_close(
             lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(uri=self.uri))
         )
-        getattr(self.client, "editors", {}).pop(self.uri, None)
+        self.client.editors.pop(self.uri, None)
 
     def answer(self) -> str:
         """Everything the server wrote, in document order."""
@@ -199,33 +249,32 @@ def fixture_text(name: str) -> str:
     return text
 
 
-def open_chat(client: LanguageClient, text: str = QUESTION, name: str = "chat.md", **options: object) -> EditorCopy:
+def open_chat(client: EditorClient, text: str = QUESTION, name: str = "chat.md", **options: object) -> EditorCopy:
     editor = EditorCopy(client, f"file:///tmp/{name}", text, **options)  # type: ignore[arg-type]
-    client.editors[editor.uri] = editor  # type: ignore[attr-defined]
     editor.open()
     return editor
 
 
-async def complete(client: LanguageClient, editor: EditorCopy) -> object:
+async def complete(client: EditorClient, editor: EditorCopy) -> object:
     return await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="chatvim.complete", arguments=[editor.uri])
     )
 
 
-async def refused(client: LanguageClient, editor: EditorCopy) -> str:
+async def refused(client: EditorClient, editor: EditorCopy) -> str:
     """Ask for an answer that the server refuses; the reason it gives."""
     result = await complete(client, editor)
     assert isinstance(result, dict) and result["started"] is False, result
     return str(result["reason"])
 
 
-async def stop(client: LanguageClient, *uris: str) -> object:
+async def stop(client: EditorClient, *uris: str) -> object:
     return await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command="chatvim.stop", arguments=list(uris))
     )
 
 
-def progress_of(client: LanguageClient) -> list[object]:
+def progress_of(client: EditorClient) -> list[object]:
     (token,) = client.progress_reports
     return client.progress_reports[token]
 
@@ -239,11 +288,11 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> 
         await asyncio.sleep(0.01)
 
 
-def ended(client: LanguageClient) -> bool:
+def ended(client: EditorClient) -> bool:
     return streams_ended(client) > 0
 
 
-def streams_ended(client: LanguageClient) -> int:
+def streams_ended(client: EditorClient) -> int:
     """How many progress tokens have ended."""
     return sum(any(isinstance(v, lsp.WorkDoneProgressEnd) for v in r) for r in client.progress_reports.values())
 
@@ -252,12 +301,12 @@ def closing_written(editor: EditorCopy) -> bool:
     return editor.text.endswith(CLOSING)
 
 
-def errors(client: LanguageClient) -> list[str]:
+def errors(client: EditorClient) -> list[str]:
     """The error messages the server showed (window/showMessage)."""
     return [m.message for m in client.messages if m.type == lsp.MessageType.Error]
 
 
-async def stream_recorded(client: LanguageClient, fake: FakeProvider, name: str) -> tuple[EditorCopy, str]:
+async def stream_recorded(client: EditorClient, fake: FakeProvider, name: str) -> tuple[EditorCopy, str]:
     """Complete a chat against the recorded stream `name`; the editor and the answer text it carries."""
     fake.scenarios["m"] = Scenario.replay(name)
     editor = open_chat(client)
@@ -266,17 +315,14 @@ async def stream_recorded(client: LanguageClient, fake: FakeProvider, name: str)
     return editor, fixture_text(name)
 
 
-def pulls_diagnostics(client: LanguageClient) -> bool:
+def pulls_diagnostics(client: EditorClient) -> bool:
     """Whether this client asks for diagnostics (Neovim 0.11) rather than being sent them."""
-    return client_pulls(str(getattr(client, "preset", "")))
-
-
-def client_pulls(preset: str) -> bool:
-    return preset.startswith("neovim")
+    text_document = client.preset_capabilities().text_document
+    return bool(text_document and text_document.diagnostic is not None)
 
 
 async def diagnostics_when(
-    client: LanguageClient, editor: EditorCopy, check: Callable[[list[lsp.Diagnostic]], bool]
+    client: EditorClient, editor: EditorCopy, check: Callable[[list[lsp.Diagnostic]], bool]
 ) -> list[lsp.Diagnostic]:
     """The document's diagnostics once `check` holds for them: pulled where
     the client pulls (one pull, answered after every change sent before it),

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
 
 from chatvim_ls.providers import NO_MODEL
 
@@ -17,6 +16,7 @@ from .conftest import FAKE_KEY
 from .fake_provider import FakeProvider, Scenario
 from .lsp_editor import (
     QUESTION,
+    EditorClient,
     EditorCopy,
     closing_written,
     complete,
@@ -31,7 +31,7 @@ from .lsp_editor import (
 )
 
 
-async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_complete_streams_a_recorded_answer(client: EditorClient, fake: FakeProvider) -> None:
     editor, answer = await stream_recorded(client, fake, "openai_streaming.txt")
     assert answer.startswith("Dynamic, Flexible.")
     assert editor.text == QUESTION + "\n# === ASSISTANT ===\n\n" + answer + "\n\n# === USER ===\n\n"
@@ -45,7 +45,7 @@ async def test_complete_streams_a_recorded_answer(client: LanguageClient, fake: 
     assert "openai-organization" not in request.headers  # OPENAI_ORG_ID is set, but this is not OpenAI
 
 
-async def test_complete_answers_before_the_first_token(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_complete_answers_before_the_first_token(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["late"], first_delay=1.5)
     editor = open_chat(client)
     started = time.monotonic()
@@ -55,7 +55,7 @@ async def test_complete_answers_before_the_first_token(client: LanguageClient, f
     await wait_until(lambda: ended(client) and closing_written(editor))
 
 
-async def test_invalid_chat_is_refused_with_a_message(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_invalid_chat_is_refused_with_a_message(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, "+++\ntemperature = 9\n+++\nq\n")
     reason = "line 2: `temperature` must be a number from 0 to 2, got 9"
     assert await refused(client, editor) == reason
@@ -63,7 +63,7 @@ async def test_invalid_chat_is_refused_with_a_message(client: LanguageClient, fa
     assert editor.edits == [] and not fake.requests
 
 
-async def test_nothing_to_send_is_refused(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_nothing_to_send_is_refused(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, QUESTION + "\n# === ASSISTANT ===\n\nyes\n\n# === USER ===\n\n")
     assert (
         await refused(client, editor) == "line 13: nothing to send: write your message under the last `# === USER ===`"
@@ -72,7 +72,7 @@ async def test_nothing_to_send_is_refused(client: LanguageClient, fake: FakeProv
 
 
 async def test_stop_keeps_the_partial_answer_and_closes_the_connection(
-    client: LanguageClient, fake: FakeProvider
+    client: EditorClient, fake: FakeProvider
 ) -> None:
     fake.scenarios["m"] = Scenario.rate(1000, 100)
     editor = open_chat(client)
@@ -92,7 +92,7 @@ async def test_stop_keeps_the_partial_answer_and_closes_the_connection(
     assert progress_ended < 1.0  # generous here; bench/ measures the real figure
 
 
-async def test_second_complete_on_the_same_chat_is_an_error(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_second_complete_on_the_same_chat_is_an_error(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.rate(200, 100)
     editor = open_chat(client)
     await complete(client, editor)
@@ -117,7 +117,7 @@ async def test_second_complete_on_the_same_chat_is_an_error(client: LanguageClie
     ids=["401", "404", "429", "503"],
 )
 async def test_provider_errors_are_one_clear_message(
-    client: LanguageClient, fake: FakeProvider, scenario: Scenario, fragment: str
+    client: EditorClient, fake: FakeProvider, scenario: Scenario, fragment: str
 ) -> None:
     fake.scenarios["m"] = scenario
     editor = open_chat(client)
@@ -133,7 +133,7 @@ async def test_provider_errors_are_one_clear_message(
     assert "fine" in editor.text
 
 
-async def test_a_cut_stream_keeps_the_text_and_says_so(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_a_cut_stream_keeps_the_text_and_says_so(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["partial ", "answer"], cut_after=3)
     editor = open_chat(client)
     await complete(client, editor)
@@ -142,7 +142,7 @@ async def test_a_cut_stream_keeps_the_text_and_says_so(client: LanguageClient, f
     assert any(m.type == lsp.MessageType.Error for m in client.messages)
 
 
-async def test_reasoning_is_not_written_and_shows_thinking(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_reasoning_is_not_written_and_shows_thinking(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.replay("deepseek_streaming.txt", delay=0.01)
     editor = open_chat(client)
     await complete(client, editor)
@@ -153,7 +153,7 @@ async def test_reasoning_is_not_written_and_shows_thinking(client: LanguageClien
     assert "# === ASSISTANT ===" in answer and "I'm DeepSeek-R1" not in answer
 
 
-async def test_typing_above_while_streaming_loses_nothing(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_typing_above_while_streaming_loses_nothing(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text([f"w{i} " for i in range(60)], delay=0.005)
     editor = open_chat(client)
     await complete(client, editor)
@@ -170,7 +170,7 @@ ENCODING_OF_PRESET = {"neovim@0.11": "utf-8", "visual-studio-code": "utf-16", "e
 
 
 async def test_utf8_utf16_utf32_emoji_and_line_separators(
-    client: LanguageClient, fake: FakeProvider, request: pytest.FixtureRequest
+    client: EditorClient, fake: FakeProvider, request: pytest.FixtureRequest
 ) -> None:
     pieces = ["🙂 ", "中文", "\u2028", "é\n", "👍🏽 end"]
     fake.scenarios["m"] = Scenario.text(pieces, delay=0.002)
@@ -190,7 +190,7 @@ async def test_utf8_utf16_utf32_emoji_and_line_separators(
     )
 
 
-async def test_the_key_never_reaches_the_editor(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_the_key_never_reaches_the_editor(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.error(401, f"Incorrect API key provided: {FAKE_KEY}")
     editor = open_chat(client)
     await complete(client, editor)
@@ -201,7 +201,7 @@ async def test_the_key_never_reaches_the_editor(client: LanguageClient, fake: Fa
     assert FAKE_KEY not in editor.text
 
 
-async def code_actions(client: LanguageClient, editor: EditorCopy) -> list[tuple[str, str]]:
+async def code_actions(client: EditorClient, editor: EditorCopy) -> list[tuple[str, str]]:
     """(title, command) of each code action offered at the document's start."""
     actions = await client.text_document_code_action_async(
         lsp.CodeActionParams(
@@ -253,12 +253,12 @@ README_LIKE = "# A project\n\nA chat looks like this:\n\n```markdown\n# === USER
 )
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)  # the server's rule: one editor is enough
 async def test_complete_is_offered_in_chats_only(
-    client: LanguageClient, fake: FakeProvider, text: str, offered: list[tuple[str, str]]
+    client: EditorClient, fake: FakeProvider, text: str, offered: list[tuple[str, str]]
 ) -> None:
     assert await code_actions(client, open_chat(client, text)) == offered
 
 
-async def test_while_it_streams_stop_is_offered_instead(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_while_it_streams_stop_is_offered_instead(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.rate(200, 100)
     editor = open_chat(client)
     await complete(client, editor)
@@ -274,7 +274,7 @@ async def test_while_it_streams_stop_is_offered_instead(client: LanguageClient, 
 
 
 async def test_a_document_that_stops_being_a_chat_is_no_longer_offered_complete(
-    client: LanguageClient, fake: FakeProvider
+    client: EditorClient, fake: FakeProvider
 ) -> None:
     editor = open_chat(client, "# === USER ===\n\nHi\n")
     assert await code_actions(client, editor) == COMPLETE_ACTION
@@ -283,19 +283,19 @@ async def test_a_document_that_stops_being_a_chat_is_no_longer_offered_complete(
 
 
 @pytest.mark.init_options(chat_dirs=["/tmp/chats"])
-async def test_every_markdown_file_in_a_chat_folder_is_a_chat(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_every_markdown_file_in_a_chat_folder_is_a_chat(client: EditorClient, fake: FakeProvider) -> None:
     assert await code_actions(client, open_chat(client, "Just a question\n", name="chats/q.md")) == COMPLETE_ACTION
     assert await code_actions(client, open_chat(client, "Just a question\n", name="q.md")) == []
 
 
-async def test_complete_works_in_any_document_when_asked_for(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_complete_works_in_any_document_when_asked_for(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, "Notes, not a chat\n")
     assert await code_actions(client, editor) == []
     result = await complete(client, editor)  # read as a chat, which has no model here: refused for that alone
     assert result == {"started": False, "reason": NO_MODEL}
 
 
-async def test_two_chats_stream_at_once(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_two_chats_stream_at_once(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["one ", "two"], delay=0.02)
     first = open_chat(client, name="a.md")
     second = open_chat(client, QUESTION.replace("1 + 1", "2 + 2"), name="b.md")
@@ -307,14 +307,14 @@ async def test_two_chats_stream_at_once(client: LanguageClient, fake: FakeProvid
         assert editor.text.endswith("\n# === ASSISTANT ===\n\none two\n\n# === USER ===\n\n")
 
 
-def loaded_openai(client: LanguageClient) -> bool:
+def loaded_openai(client: EditorClient) -> bool:
     """Whether the server process has loaded openai (its pydantic_core library is mapped)."""
     pid = client._server.pid  # type: ignore[union-attr]
     return "pydantic_core" in Path(f"/proc/{pid}/maps").read_text()
 
 
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
-async def test_opening_a_chat_loads_the_provider_client_ahead(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_opening_a_chat_loads_the_provider_client_ahead(client: EditorClient, fake: FakeProvider) -> None:
     """The first answer does not wait for openai's import (most of a second),
     and a server with no chat open does not hold it (about 25 MB)."""
     readme = open_chat(client, README_LIKE, name="README.md")
@@ -326,7 +326,7 @@ async def test_opening_a_chat_loads_the_provider_client_ahead(client: LanguageCl
 
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
 async def test_an_answer_stopped_while_the_provider_client_loads_does_not_break_the_next(
-    client: LanguageClient, fake: FakeProvider
+    client: EditorClient, fake: FakeProvider
 ) -> None:
     fake.scenarios["m"] = Scenario.text(["fine"])
     editor = open_chat(client)  # openai starts loading, for most of a second

@@ -9,10 +9,9 @@ import asyncio
 import pytest
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import LanguageClient
 
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import closing_written, complete, open_chat, wait_until
+from .lsp_editor import EditorClient, closing_written, complete, open_chat, wait_until
 
 NEVER_OPENED = "file:///tmp/never-opened.md"
 
@@ -43,7 +42,7 @@ BAD_COMMANDS = [
 ]
 
 
-async def execute(client: LanguageClient, command: str, arguments: list[object]) -> object:
+async def execute(client: EditorClient, command: str, arguments: list[object]) -> object:
     try:
         return await client.workspace_execute_command_async(
             lsp.ExecuteCommandParams(command=command, arguments=arguments)
@@ -52,7 +51,7 @@ async def execute(client: LanguageClient, command: str, arguments: list[object])
         return "error"
 
 
-async def test_bad_commands_get_errors_and_the_server_goes_on(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_bad_commands_get_errors_and_the_server_goes_on(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client)
     for command, arguments, expected in BAD_COMMANDS:
         arguments = [editor.uri if a == "URI" else a for a in arguments]
@@ -63,7 +62,7 @@ async def test_bad_commands_get_errors_and_the_server_goes_on(client: LanguageCl
     assert "still serving" in editor.text and editor.edits
 
 
-async def test_notifications_about_unknown_documents_are_ignored(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_notifications_about_unknown_documents_are_ignored(client: EditorClient, fake: FakeProvider) -> None:
     change = lsp.TextDocumentContentChangePartial(
         range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=5, character=0)), text="x"
     )
@@ -87,7 +86,7 @@ async def test_notifications_about_unknown_documents_are_ignored(client: Languag
 
 
 @pytest.mark.parametrize("order", ["stop first", "complete first"])
-async def test_complete_racing_stop(client: LanguageClient, fake: FakeProvider, order: str) -> None:
+async def test_complete_racing_stop(client: EditorClient, fake: FakeProvider, order: str) -> None:
     """Sent back to back: a stop after the complete stops it (even before it
     began); a stop before it finds nothing. No progress is left open."""
     fake.scenarios["m"] = Scenario.rate(1000, 100)
@@ -108,7 +107,7 @@ async def test_complete_racing_stop(client: LanguageClient, fake: FakeProvider, 
     assert editor.text.count("tok") < 1000 and (not editor.edits or closing_written(editor))
 
 
-async def wait_until_nothing_runs(client: LanguageClient) -> None:
+async def wait_until_nothing_runs(client: EditorClient) -> None:
     for _ in range(500):
         if await execute(client, "chatvim.stop", []) == {"stopped": 0}:
             return

@@ -11,7 +11,6 @@ import sys
 
 import pytest
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
 
 from .conftest import FAKE_KEY, SERVER_ENV
 from .fake_provider import FakeProvider, Scenario
@@ -19,6 +18,7 @@ from .lsp_editor import (
     CLOSING,
     OPENING,
     QUESTION,
+    EditorClient,
     closing_written,
     complete,
     ended,
@@ -33,7 +33,7 @@ from .lsp_editor import (
 COMMAND_KEY = "sk-from-api-key-cmd-987654321"
 
 
-async def test_settings_change_is_read_again(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_settings_change_is_read_again(client: EditorClient, fake: FakeProvider) -> None:
     """didChangeConfiguration without settings makes the server ask
     workspace/configuration again; the key then comes from api_key_cmd."""
     key_command = [sys.executable, "-c", f"print({COMMAND_KEY!r})"]
@@ -48,7 +48,7 @@ async def test_settings_change_is_read_again(client: LanguageClient, fake: FakeP
     assert COMMAND_KEY not in editor.text and all(COMMAND_KEY not in m.message for m in client.log_messages)
 
 
-async def test_settings_pushed_with_the_notification(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_settings_pushed_with_the_notification(client: EditorClient, fake: FakeProvider) -> None:
     settings = {"chatvim": {"providers": {"fake": {"base_url": fake.base_url, "api_key_env": "NOT_SET_ANYWHERE"}}}}
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
     editor = open_chat(client)
@@ -58,7 +58,7 @@ async def test_settings_pushed_with_the_notification(client: LanguageClient, fak
     assert editor.edits == [] and not fake.requests
 
 
-async def test_bad_settings_are_one_message(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_bad_settings_are_one_message(client: EditorClient, fake: FakeProvider) -> None:
     settings = {"chatvim": {"flush": "sometimes"}}
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
     await wait_until(lambda: errors(client))
@@ -66,12 +66,12 @@ async def test_bad_settings_are_one_message(client: LanguageClient, fake: FakePr
     assert "flush" in message and "\n" not in message
 
 
-async def test_mistral_content_parts(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_mistral_content_parts(client: EditorClient, fake: FakeProvider) -> None:
     editor, answer = await stream_recorded(client, fake, "mistral_streaming.txt")
     assert answer and editor.text == QUESTION + OPENING + answer + CLOSING
 
 
-async def test_connection_refused_is_one_clear_message(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_connection_refused_is_one_clear_message(client: EditorClient, fake: FakeProvider) -> None:
     with socket.socket() as free:
         free.bind(("127.0.0.1", 0))
         port = free.getsockname()[1]
@@ -89,7 +89,7 @@ async def test_connection_refused_is_one_clear_message(client: LanguageClient, f
 
 
 @pytest.mark.init_options(chunk_timeout=0.5)
-async def test_a_stall_mid_stream_is_reported_and_the_text_kept(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_a_stall_mid_stream_is_reported_and_the_text_kept(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["kept ", "text"], stall_after=3)
     editor = open_chat(client)
     await complete(client, editor)
@@ -136,7 +136,7 @@ async def connect_when_listening(port: int) -> tuple[asyncio.StreamReader, async
 
 
 async def test_no_key_in_any_output_at_debug(
-    client: LanguageClient, fake: FakeProvider, capfd: pytest.CaptureFixture[str]
+    client: EditorClient, fake: FakeProvider, capfd: pytest.CaptureFixture[str]
 ) -> None:
     """The server runs at DEBUG here; its stderr log, the messages, the log
     messages, the progress and the document never hold the key, even when
@@ -172,7 +172,7 @@ HARMLESS_DOCUMENTS = {  # settings-like text that is not front matter: plain cha
 
 
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
-async def test_a_document_can_never_send_the_key_elsewhere(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_a_document_can_never_send_the_key_elsewhere(client: EditorClient, fake: FakeProvider) -> None:
     evil = FakeProvider()
     await evil.start()
     try:

@@ -10,12 +10,10 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient, client_capabilities
-from pytest_lsp.client import make_test_lsp_client
 
 from .conftest import SERVER_ENV, init_options
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import EditorCopy, closing_written, complete, ended, errors, open_chat, wait_until
+from .lsp_editor import EditorClient, EditorCopy, closing_written, complete, ended, errors, open_chat, wait_until
 
 REPO = Path(__file__).resolve().parent.parent
 WORDS = " ".join(f"w{i}" for i in range(400))
@@ -23,7 +21,7 @@ CHAT = f'+++\nmodel = "m"\nprovider = "separate"\n+++\n# === USER ===\n\n{WORDS}
 
 
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
-async def test_the_provider_process_dies_mid_answer(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_the_provider_process_dies_mid_answer(client: EditorClient, fake: FakeProvider) -> None:
     provider = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.fake_provider", "--port", "0", "--delay", "0.01",
         cwd=REPO, stdout=asyncio.subprocess.PIPE,
@@ -54,7 +52,7 @@ async def test_the_provider_process_dies_mid_answer(client: LanguageClient, fake
 
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
 async def test_a_killed_server_leaves_a_readable_answer_and_a_new_one_goes_on(
-    client: LanguageClient, fake: FakeProvider
+    client: EditorClient, fake: FakeProvider
 ) -> None:
     fake.scenarios["m"] = [Scenario.rate(2000, 200), Scenario.text(["fine"])]
     question = CHAT.replace('"separate"', '"fake"')
@@ -63,23 +61,15 @@ async def test_a_killed_server_leaves_a_readable_answer_and_a_new_one_goes_on(
     await wait_until(lambda: editor.text.count("tok") > 20)
     client._server.kill()  # type: ignore[union-attr]
     await client._server.wait()  # type: ignore[union-attr]
-    client.shut_down = True  # type: ignore[attr-defined]
+    client.shut_down = True
     partial = editor.text
     assert partial.startswith(question[:-1] + "\n\n# === ASSISTANT ===\n\ntok tok ")  # readable as far as it got
 
-    second = make_test_lsp_client()
-    second.preset = "neovim@0.11"  # type: ignore[attr-defined]
+    second = EditorClient("neovim@0.11")
     copy = EditorCopy(second, editor.uri, partial + "\n# === USER ===\n\nAnd now?\n")
-
-    @second.feature(lsp.WORKSPACE_APPLY_EDIT)
-    def apply_edit(params: lsp.ApplyWorkspaceEditParams) -> lsp.ApplyWorkspaceEditResult:
-        return copy.apply(params)
-
     await second.start_io(sys.executable, "-m", "chatvim_ls", env=SERVER_ENV)
     try:
-        result = await second.initialize_session(lsp.InitializeParams(
-            capabilities=client_capabilities("neovim@0.11"), initialization_options=init_options(fake)))  # fmt: skip
-        second.position_encoding = result.capabilities.position_encoding  # type: ignore[attr-defined]
+        await second.start_session(second.preset_capabilities(), init_options(fake))
         copy.open()
         await complete(second, copy)
         await wait_until(lambda: closing_written(copy))

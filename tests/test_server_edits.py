@@ -9,7 +9,6 @@ import itertools
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pytest_lsp import LanguageClient
 
 from chatvim_ls.render import answer_closing
 from chatvim_ls.settings import Settings
@@ -19,6 +18,7 @@ from .lsp_editor import (
     CLOSING,
     OPENING,
     QUESTION,
+    EditorClient,
     EditorCopy,
     closing_written,
     complete,
@@ -42,7 +42,7 @@ def assert_whole(editor: EditorCopy, answer: str) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_edits_that_meet_a_changed_document(client: LanguageClient, fake: FakeProvider, mode: str) -> None:
+async def test_edits_that_meet_a_changed_document(client: EditorClient, fake: FakeProvider, mode: str) -> None:
     """The user wins the race five times: each time an edit arrives, a line
     was typed above it a moment before."""
     fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)  # 0.8 s: the races happen while it streams
@@ -59,7 +59,7 @@ async def test_edits_that_meet_a_changed_document(client: LanguageClient, fake: 
 
 @pytest.mark.parametrize("mode", MODES)
 async def test_a_wide_character_typed_inside_the_answer_line(
-    client: LanguageClient, fake: FakeProvider, mode: str
+    client: EditorClient, fake: FakeProvider, mode: str
 ) -> None:
     """An emoji typed on the answer's line just before an edit arrives: the
     edit's column, in the editor's units, now points elsewhere."""
@@ -75,7 +75,7 @@ async def test_a_wide_character_typed_inside_the_answer_line(
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_a_line_deleted_above_just_before_an_edit(client: LanguageClient, fake: FakeProvider, mode: str) -> None:
+async def test_a_line_deleted_above_just_before_an_edit(client: EditorClient, fake: FakeProvider, mode: str) -> None:
     """The edit's line number now points one line further down: at the end of
     the document, where Neovim adds a line of its own."""
     fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
@@ -88,7 +88,7 @@ async def test_a_line_deleted_above_just_before_an_edit(client: LanguageClient, 
     assert editor.lost == []
 
 
-async def test_delayed_did_change_like_neovim(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_delayed_did_change_like_neovim(client: EditorClient, fake: FakeProvider) -> None:
     """didChange comes 150 ms late (Neovim's debounce), after the applyEdit
     answer; the user types meanwhile."""
     fake.scenarios["m"] = Scenario.text(WORDS, delay=0.01)
@@ -112,7 +112,7 @@ def new_texts(editor: EditorCopy) -> list[str]:
 
 
 @pytest.mark.init_options(flush="line")
-async def test_flush_line_writes_whole_lines(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_flush_line_writes_whole_lines(client: EditorClient, fake: FakeProvider) -> None:
     pieces = ["one ", "line\nand ", "another", "\nlast"]
     fake.scenarios["m"] = Scenario.text(pieces, delay=0.01)
     editor = open_chat(client)
@@ -136,7 +136,7 @@ names = itertools.count()
 
 
 async def random_user_edits_at_random_moments(
-    client: LanguageClient, fake: FakeProvider, schedule: list, mode: str, debounce: float
+    client: EditorClient, fake: FakeProvider, schedule: list, mode: str, debounce: float
 ) -> None:
     """Random inserts and deletes anywhere outside the answer, at random
     moments (milliseconds apart) while it streams; the final text is checked
@@ -178,7 +178,7 @@ test_random_user_edits_at_random_moments_long = pytest.mark.slow(randomized(500)
 
 
 @pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)  # it waits out the echo timeouts
-async def test_an_editor_that_never_reports_the_answer_gets_it_once(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_an_editor_that_never_reports_the_answer_gets_it_once(client: EditorClient, fake: FakeProvider) -> None:
     """No didChange at all (vim-lsp on Vim 9.0 reports no change a server made
     until a key is pressed): the editor's replies are trusted, the whole
     answer is written once, and progress ends without an error."""

@@ -19,12 +19,11 @@ from dataclasses import dataclass
 
 import pytest
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
 
 from chatvim_ls.messages import WIDTH
 
 from .fake_provider import FakeProvider, Scenario, _chunk
-from .lsp_editor import complete, open_chat, streams_ended, wait_until, written
+from .lsp_editor import EditorClient, complete, open_chat, streams_ended, wait_until, written
 from .test_faults import STATUSES, sse
 
 
@@ -119,7 +118,7 @@ def refused_port() -> Iterator[int]:
 # (utf-16) applies it at its old place. (Every preset and mode: test_server_edits.py.)
 @pytest.mark.parametrize(("client", "mode"), [("emacs", "strict"), ("visual-studio-code", "lax")],
                          indirect=["client"])  # fmt: skip
-async def test_every_provider_fault(client: LanguageClient, fake: FakeProvider, mode: str, refused_port: int,
+async def test_every_provider_fault(client: EditorClient, fake: FakeProvider, mode: str, refused_port: int,
                                    plain_http_port: int) -> None:  # fmt: skip
     providers = {
         "fake": {"base_url": fake.base_url, "api_key_env": "FAKE_API_KEY"},
@@ -141,7 +140,7 @@ async def test_every_provider_fault(client: LanguageClient, fake: FakeProvider, 
     await wait_until(lambda: editor.text.endswith("fine\n\n# === USER ===\n\n"))
 
 
-async def run_one(client: LanguageClient, fault: Fault, mode: str, number: int) -> None:
+async def run_one(client: EditorClient, fault: Fault, mode: str, number: int) -> None:
     shown_before = len(client.messages)
     editor = open_chat(client, question(fault), name=f"{fault.name}.md", mode=mode)
     front_matter_end = editor.text.index("# === USER")

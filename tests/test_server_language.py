@@ -6,11 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
 
 from .conftest import CONFIG_HOME
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import QUESTION, EditorCopy, closing_written, complete, diagnostics_when, ended, open_chat, wait_until
+from .lsp_editor import (
+    QUESTION,
+    EditorClient,
+    EditorCopy,
+    closing_written,
+    complete,
+    diagnostics_when,
+    ended,
+    open_chat,
+    wait_until,
+)
 
 WARNING, ERROR = lsp.DiagnosticSeverity.Warning, lsp.DiagnosticSeverity.Error
 PROBLEMS = (
@@ -24,7 +33,7 @@ def summary(found: list[lsp.Diagnostic]) -> list[tuple[int, int, int, int, lsp.D
             for d in found]  # fmt: skip
 
 
-async def test_every_problem_is_a_diagnostic_at_its_place(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_every_problem_is_a_diagnostic_at_its_place(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, PROBLEMS)
     found = await diagnostics_when(client, editor, lambda d: len(d) == 3)
     assert summary(found) == [(3, 0, 3, 10, WARNING), (4, 14, 4, 19, ERROR), (8, 0, 8, 9, WARNING)]
@@ -34,7 +43,7 @@ async def test_every_problem_is_a_diagnostic_at_its_place(client: LanguageClient
     assert found[2].message.startswith("this code block is never closed")
 
 
-async def test_diagnostics_follow_the_changes(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_diagnostics_follow_the_changes(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, PROBLEMS)
     await diagnostics_when(client, editor, lambda d: len(d) == 3)
     editor.type(len(editor.text), "```\n")  # the code block is closed
@@ -44,13 +53,13 @@ async def test_diagnostics_follow_the_changes(client: LanguageClient, fake: Fake
     await diagnostics_when(client, editor, lambda d: summary(d) == [(3, 14, 3, 19, ERROR)])
 
 
-async def test_a_model_no_provider_serves_is_an_error(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_a_model_no_provider_serves_is_an_error(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, '+++\nmodel = "mystery-1"\n+++\n# === USER ===\n\nhi\n')
     (found,) = await diagnostics_when(client, editor, lambda d: len(d) == 1)
     assert summary([found]) == [(1, 8, 1, 19, ERROR)] and "which provider serves" in found.message
 
 
-async def test_config_md_gets_its_own_checks(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_config_md_gets_its_own_checks(client: EditorClient, fake: FakeProvider) -> None:
     uri = (Path(CONFIG_HOME) / "chatvim" / "config.md").as_uri()
     text = '+++\nmodel = "gpt-4.1"\nflush = "sometimes"\n+++\n'
     editor = EditorCopy(client, uri, text)  # in the editor only: the server reads no such file
@@ -59,7 +68,7 @@ async def test_config_md_gets_its_own_checks(client: LanguageClient, fake: FakeP
     assert found.range.start.line == 2 and '`flush` must be "token" or "line"' in found.message
 
 
-async def test_an_answer_is_checked_once_it_has_ended(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_an_answer_is_checked_once_it_has_ended(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["Here:\n\n", "```python\n", "print(1)\n"])
     editor = open_chat(client, QUESTION)
     await diagnostics_when(client, editor, lambda d: d == [])
@@ -73,7 +82,7 @@ async def test_an_answer_is_checked_once_it_has_ended(client: LanguageClient, fa
 OUTLINE = QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n```\ncode\n```\n\n# === USER ===\n\n"
 
 
-async def test_the_outline_lists_the_settings_and_each_turn(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_the_outline_lists_the_settings_and_each_turn(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, OUTLINE)
     found = await client.text_document_document_symbol_async(
         lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
@@ -88,7 +97,7 @@ async def test_the_outline_lists_the_settings_and_each_turn(client: LanguageClie
     ]
 
 
-async def test_folds_for_the_settings_turns_and_code(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_folds_for_the_settings_turns_and_code(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, OUTLINE)
     found = await client.text_document_folding_range_async(
         lsp.FoldingRangeParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
@@ -96,9 +105,60 @@ async def test_folds_for_the_settings_turns_and_code(client: LanguageClient, fak
     assert [(f.start_line, f.end_line) for f in found or []] == [(0, 3), (4, 6), (8, 14), (12, 14)]
 
 
-async def test_a_document_that_is_not_a_chat_has_no_outline(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_a_document_that_is_not_a_chat_has_no_outline(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, "# Notes\n\nnothing to see\n", name="notes.md")
     found = await client.text_document_document_symbol_async(
         lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
     )
     assert found == []
+
+
+def here(editor: EditorCopy) -> lsp.TextDocumentIdentifier:
+    return lsp.TextDocumentIdentifier(uri=editor.uri)
+
+
+async def test_completion_of_keys_values_and_delimiters(client: EditorClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, '+++\nmodel = "m"\nprovider = \n+++\n# === USER ===\n\nhi\n#')
+    values = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=here(editor), position=lsp.Position(line=2, character=11))
+    )
+    items = values.items if isinstance(values, lsp.CompletionList) else values or []
+    fake_item = next(i for i in items if i.label == "fake")
+    assert fake_item.text_edit is not None and fake_item.text_edit.new_text == '"fake"'
+    delimiters = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=here(editor), position=lsp.Position(line=7, character=1))
+    )
+    items = delimiters.items if isinstance(delimiters, lsp.CompletionList) else delimiters or []
+    assert [i.label for i in items] == ["# === USER ===", "# === ASSISTANT ===", "# === SYSTEM ==="]
+
+
+async def test_a_hover_on_a_setting(client: EditorClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, '+++\nmodel = "m"\nprovider = "fake"\ntemperature = 0.5\n+++\n# === USER ===\n\nhi\n')
+    found = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=here(editor), position=lsp.Position(line=1, character=2))
+    )
+    assert found is not None and isinstance(found.contents, lsp.MarkupContent)
+    assert "Sent to **fake** as `m`" in found.contents.value and "key from `FAKE_API_KEY` (set)" in found.contents.value
+    assert "sk-" not in found.contents.value
+    assert found.range == lsp.Range(start=lsp.Position(line=1, character=0), end=lsp.Position(line=1, character=5))
+
+
+async def test_the_code_lens_offers_complete_then_stop_while_it_streams(
+    client: EditorClient, fake: FakeProvider
+) -> None:
+    fake.scenarios["m"] = Scenario.text(["slow "] * 30, delay=0.05)
+    editor = open_chat(client)
+    params = lsp.CodeLensParams(text_document=here(editor))
+    (lens,) = await client.text_document_code_lens_async(params) or []
+    assert lens.command is not None and (lens.command.title, lens.command.command) == ("Complete", "chatvim.complete")
+    assert lens.range.start.line == 4
+    await complete(client, editor)
+    await wait_until(lambda: "slow" in editor.text)
+    (lens,) = await client.text_document_code_lens_async(params) or []
+    assert lens.command is not None and lens.command.title == "Stop" and lens.range.start.line == 4
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    (lens,) = await client.text_document_code_lens_async(params) or []
+    assert lens.command is not None and lens.command.title == "Complete" and lens.range.start.line > 8
+    caps = client.preset_capabilities().workspace
+    supported = bool(caps and caps.code_lens and caps.code_lens.refresh_support)
+    await wait_until(lambda: client.code_lens_refreshes == (2 if supported else 0))  # as it started, as it ended

@@ -8,17 +8,16 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from pytest_lsp import LanguageClient
 
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import QUESTION, closing_written, complete, open_chat, wait_until, written
+from .lsp_editor import QUESTION, EditorClient, closing_written, complete, open_chat, wait_until, written
 
 TOKENS = 400
 RATE = 200  # tokens a second
 
 
 @pytest.mark.parametrize("client", ["visual-studio-code"], indirect=True)
-async def test_ten_documents_streaming_at_once(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_ten_documents_streaming_at_once(client: EditorClient, fake: FakeProvider) -> None:
     editors = []
     for n in range(10):
         model = f"m{n}"
@@ -31,7 +30,7 @@ async def test_ten_documents_streaming_at_once(client: LanguageClient, fake: Fak
 
 
 @pytest.mark.parametrize("client", ["visual-studio-code"], indirect=True)
-async def test_an_editor_slow_to_apply_edits_gets_them_one_at_a_time(client: LanguageClient,
+async def test_an_editor_slow_to_apply_edits_gets_them_one_at_a_time(client: EditorClient,
                                                                      fake: FakeProvider) -> None:  # fmt: skip
     """50 ms per edit, 5 ms per token: text waiting for the editor is coalesced
     into the next edit; nothing queues up in the editor, nothing is lost."""
@@ -54,7 +53,7 @@ def rss_kb(pid: int) -> int:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("client", ["visual-studio-code"], indirect=True)
-async def test_memory_is_stable_over_200_completions(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_memory_is_stable_over_200_completions(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["word "] * 100)
     pid = client._server.pid  # type: ignore[union-attr]
 

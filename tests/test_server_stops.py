@@ -7,13 +7,23 @@ import asyncio
 
 import pytest
 from lsprotocol import types as lsp
-from pytest_lsp import LanguageClient
 
 from .fake_provider import FakeProvider, Scenario
-from .lsp_editor import CLOSING, EditorCopy, closing_written, complete, ended, open_chat, progress_of, stop, wait_until
+from .lsp_editor import (
+    CLOSING,
+    EditorClient,
+    EditorCopy,
+    closing_written,
+    complete,
+    ended,
+    open_chat,
+    progress_of,
+    stop,
+    wait_until,
+)
 
 
-async def streaming(client: LanguageClient, fake: FakeProvider) -> EditorCopy:
+async def streaming(client: EditorClient, fake: FakeProvider) -> EditorCopy:
     """A chat whose answer is streaming (a long one, at 200 tokens/s)."""
     fake.scenarios["m"] = Scenario.rate(2000, 200)
     editor = open_chat(client)
@@ -22,13 +32,13 @@ async def streaming(client: LanguageClient, fake: FakeProvider) -> EditorCopy:
     return editor
 
 
-async def assert_stopped(client: LanguageClient, fake: FakeProvider, message: str) -> None:
+async def assert_stopped(client: EditorClient, fake: FakeProvider, message: str) -> None:
     await wait_until(lambda: ended(client))
     await asyncio.wait_for(fake.requests[0].closed.wait(), 2)
     assert progress_of(client)[-1].message == message  # type: ignore[attr-defined]
 
 
-async def test_stop_every_stream_with_no_arguments(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_stop_every_stream_with_no_arguments(client: EditorClient, fake: FakeProvider) -> None:
     editor = await streaming(client, fake)
     assert await stop(client) == {"stopped": 1}
     await assert_stopped(client, fake, "stopped")
@@ -37,7 +47,7 @@ async def test_stop_every_stream_with_no_arguments(client: LanguageClient, fake:
     assert await stop(client, editor.uri) == {"stopped": 0}  # nothing left to stop: a no-op
 
 
-async def test_cancel_request_of_complete_stops_it(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_cancel_request_of_complete_stops_it(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.rate(2000, 200)
     editor = open_chat(client)
     params = lsp.ExecuteCommandParams(command="chatvim.complete", arguments=[editor.uri])
@@ -49,7 +59,7 @@ async def test_cancel_request_of_complete_stops_it(client: LanguageClient, fake:
     assert not any("unknown message id" in m.message for m in client.log_messages)
 
 
-async def test_progress_cancel_stops_it(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_progress_cancel_stops_it(client: EditorClient, fake: FakeProvider) -> None:
     editor = await streaming(client, fake)
     (token,) = client.progress_reports
     client.window_work_done_progress_cancel(lsp.WorkDoneProgressCancelParams(token=token))
@@ -57,7 +67,7 @@ async def test_progress_cancel_stops_it(client: LanguageClient, fake: FakeProvid
     await wait_until(lambda: closing_written(editor))
 
 
-async def test_closing_the_document_stops_it_quietly(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_closing_the_document_stops_it_quietly(client: EditorClient, fake: FakeProvider) -> None:
     editor = await streaming(client, fake)
     client.text_document_did_close(lsp.DidCloseTextDocumentParams(text_document=lsp.TextDocumentIdentifier(editor.uri)))
     await assert_stopped(client, fake, "document closed")
@@ -67,16 +77,16 @@ async def test_closing_the_document_stops_it_quietly(client: LanguageClient, fak
     assert not [m for m in client.messages if m.type == lsp.MessageType.Error]
 
 
-async def test_shutdown_mid_stream_ends_progress_before_answering(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_shutdown_mid_stream_ends_progress_before_answering(client: EditorClient, fake: FakeProvider) -> None:
     await streaming(client, fake)
     await client.shutdown_async(None)
     assert ended(client) and progress_of(client)[-1].message == "server shutting down"  # type: ignore[attr-defined]
-    client.shut_down = True  # type: ignore[attr-defined]
+    client.shut_down = True
     client.exit(None)
     assert await asyncio.wait_for(client._server.wait(), 5) == 0  # type: ignore[union-attr]
 
 
-async def test_stop_before_the_first_token(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_stop_before_the_first_token(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["never"], first_delay=5)
     editor = open_chat(client)
     await complete(client, editor)
@@ -87,7 +97,7 @@ async def test_stop_before_the_first_token(client: LanguageClient, fake: FakePro
 
 
 @pytest.mark.without_progress
-async def test_a_client_without_progress_gets_none(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_a_client_without_progress_gets_none(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.text(["fine"])
     editor = open_chat(client)
     await complete(client, editor)
@@ -96,7 +106,7 @@ async def test_a_client_without_progress_gets_none(client: LanguageClient, fake:
     assert client.progress_reports == {}
 
 
-async def test_progress_reports_at_most_four_a_second(client: LanguageClient, fake: FakeProvider) -> None:
+async def test_progress_reports_at_most_four_a_second(client: EditorClient, fake: FakeProvider) -> None:
     fake.scenarios["m"] = Scenario.rate(300, 200)  # 1.5 s of tokens
     editor = open_chat(client)
     started = asyncio.get_running_loop().time()

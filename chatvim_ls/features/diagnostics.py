@@ -9,7 +9,7 @@
   after every change, as Neovim does, costs nothing while an answer streams).
 - While an answer streams into a chat, nothing is pushed: the document is
   in flux, and one notification per token would be waste. Its diagnostics
-  follow when the answer has ended (`settled`).
+  follow when the answer has ended (`answer_ended`).
 - Source `chatvim`; errors stop `chatvim.complete`, warnings do not.
 """
 
@@ -62,7 +62,7 @@ class Diagnostics(Listener):
         if doc.uri not in self.server.documents.takers:  # no answer streaming into it
             self._push(doc)
 
-    def settled(self, doc: TextDocument) -> None:
+    def answer_ended(self, doc: TextDocument) -> None:
         self._push(doc)
 
     def closed(self, uri: str) -> None:

@@ -5,7 +5,7 @@ answer streams into a document, its changes go to the answer instead
 (`take_changes`): its writer tells its own edits from the user's and applies
 both. The features that follow documents (an answer, diagnostics) are
 `Listener`s, told after each open, change (with what it did to the lines:
-`textdoc.Splice`s) and close, and when an answer in it ended (`settled`).
+`textdoc.Splice`s) and close, and when an answer starts and ends in it.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ class Listener:
     def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:  # None: too many to follow
         pass
 
-    def settled(self, doc: TextDocument) -> None:
-        """An answer that streamed into `doc` has ended."""
+    def answer_started(self, doc: TextDocument) -> None:
+        pass
+
+    def answer_ended(self, doc: TextDocument) -> None:
+        """The answer that streamed into `doc` has ended: the document holds all of it."""
 
     def closed(self, uri: str) -> None:
         pass
@@ -78,12 +81,16 @@ class Documents:
         """Send `uri`'s changes to `taker` (None: apply them as they come)."""
         if taker is not None:
             self.takers[uri] = taker
-            return
-        self.takers.pop(uri, None)
+        else:
+            self.takers.pop(uri, None)
         doc = self.by_uri.get(uri)
-        if doc is not None:
-            for listener in self.listeners:
-                listener.settled(doc)
+        if doc is None:
+            return
+        for listener in self.listeners:
+            if taker is not None:
+                listener.answer_started(doc)
+            else:
+                listener.answer_ended(doc)
 
     # -- sync ----------------------------------------------------------------
 
