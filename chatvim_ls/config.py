@@ -23,7 +23,7 @@ from .settings import Settings
 from .textdoc import split_lines
 
 #: Keys of the global config and editor settings that a document cannot set.
-SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs")
+SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs", "new_chats")
 
 
 class ConfigError(ChatvimError):
@@ -53,6 +53,7 @@ class ServerOptions:
     chunk_timeout: float | None = None
     max_retries: int | None = None
     chat_dirs: tuple[Path, ...] = ()  # every markdown file under these is a chat (code actions)
+    new_chats: Path | None = None  # where `chatvim.new` puts chats (`default_new_chats`); a chat folder too
 
     @staticmethod
     def from_mapping(data: Mapping[str, Any], where: str) -> ServerOptions:
@@ -80,9 +81,13 @@ class ServerOptions:
                 f'{where}: `chat_dirs` must be a list of folders, like ["~/chats"]', setting=("chat_dirs",)
             )
         chat_dirs = tuple(Path(d).expanduser().resolve() for d in dirs)
+        new_chats = data.get("new_chats")
+        if new_chats is not None and (not isinstance(new_chats, str) or not new_chats):
+            raise ConfigError(f'{where}: `new_chats` must be a folder, like "~/chats"', setting=("new_chats",))
         return ServerOptions(
-            providers, flush, timeouts["first_byte_timeout"], timeouts["chunk_timeout"], retries, chat_dirs
-        )
+            providers, flush, timeouts["first_byte_timeout"], timeouts["chunk_timeout"], retries, chat_dirs,
+            Path(new_chats).expanduser().resolve() if new_chats else None,
+        )  # fmt: skip
 
     def over(self, base: ServerOptions) -> ServerOptions:
         """These options, with `base` filling what is not set here."""
@@ -93,7 +98,17 @@ class ServerOptions:
             chunk_timeout=self.chunk_timeout or base.chunk_timeout,
             max_retries=self.max_retries if self.max_retries is not None else base.max_retries,
             chat_dirs=self.chat_dirs + base.chat_dirs,
+            new_chats=self.new_chats or base.new_chats,
         )
+
+    def new_chats_folder(self, env: Mapping[str, str]) -> Path:
+        """Where new chats go: `new_chats`, else $XDG_DATA_HOME/chatvim/chats
+        (~/.local/share/chatvim/chats)."""
+        if self.new_chats is not None:
+            return self.new_chats
+        base = env.get("XDG_DATA_HOME", "")
+        root = Path(base) if base and os.path.isabs(base) else Path(env.get("HOME") or Path.home()) / ".local" / "share"
+        return root / "chatvim" / "chats"
 
 
 @dataclass(frozen=True)

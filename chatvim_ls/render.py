@@ -1,4 +1,4 @@
-"""What a completion writes into a chat, and chats written from messages.
+"""What an answer writes into a chat, new chats, and chats written from messages.
 
 The answer goes at the end of the document: `answer_opening` before the
 first token, the answer as streamed, then `answer_closing`. Both shorten the
@@ -10,6 +10,7 @@ around each delimiter with the default padding.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from .chat import Message
 from .settings import Delimiters
@@ -37,6 +38,36 @@ def render_chat(messages: Iterable[Message], delimiters: Delimiters) -> str:
     for message in messages:
         text += _block(text, delimiters.for_role(message.role), delimiters) + message.content
     return text
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """Text from a file, to ask about in a new chat."""
+
+    label: str  # the file's path, as the user knows it
+    language: str  # the editor's language id, or ""
+    text: str
+
+
+def new_chat(delimiters: Delimiters, model: str | None, excerpt: Excerpt | None = None) -> tuple[str, int]:
+    """A new chat's text and the line the cursor goes to (its empty user
+    turn). `model` is written as the chat's setting; None: as a comment
+    (the configuration chooses)."""
+    setting = f'model = "{model}"' if model else '# model = "gpt-4.1"'
+    text = f"+++\n{setting}\n+++\n\n{delimiters.user}\n\n"
+    if excerpt is not None:
+        code = excerpt.text if excerpt.text.endswith("\n") else excerpt.text + "\n"
+        fence = "`" * max(3, _longest_run(code, "`") + 1)
+        text += f"{fence}{excerpt.language} {excerpt.label}\n{code}{fence}\n\n"
+    return text + "\n", text.count("\n")
+
+
+def _longest_run(text: str, char: str) -> int:
+    longest = run = 0
+    for ch in text:
+        run = run + 1 if ch == char else 0
+        longest = max(longest, run)
+    return longest
 
 
 def _block(text_before: str, delimiter: str, delimiters: Delimiters) -> str:

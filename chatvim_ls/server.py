@@ -5,8 +5,9 @@
 (`features.configuration.EditorSettings`) and the answers streaming
 (`features.answering.Answers`), plus the ways of speaking to the user:
 `show` (one short line, `messages.py`) and `log_detail` (what the line
-leaves out). Each feature module registers its own handlers; this module
-only builds the server from them.
+leaves out). Each feature module registers its own handlers (and its code
+actions, `code_actions`, offered together); this module only builds the
+server from them.
 
 Document sync is pygls' builtin (didOpen, didChange, didClose), overridden
 here: the server keeps its own copy of each document, edited in place (pygls'
@@ -18,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
@@ -26,12 +27,15 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from . import __version__
-from .features import answering, configuration, diagnostics, documents, editing, outline
+from .features import answering, configuration, diagnostics, documents, editing, new_chat, outline
 from .messages import WIDTH, one_line, shorten
 from .secrets import redact
+from .textdoc import TextDocument
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: A feature's code actions for a document (`code_actions`).
+CodeActions = Callable[[TextDocument, lsp.CodeActionParams], list[lsp.CodeAction]]
 
 NUDGE_AFTER = 0.25  # seconds without an answer before the editor is sent a log line (`answer_to`)
 NUDGE_EVERY = 2.0  # ...and then again
@@ -70,12 +74,19 @@ class ChatvimServer(LanguageServer):
         self.settings = configuration.EditorSettings(self)
         self.documents = documents.Documents(self)
         self.answers = answering.Answers(self)
+        self.code_actions: list[CodeActions] = []  # each feature's, offered in this order
         self.command_answered_at = 0.0  # monotonic time of the last executeCommand answer
 
     def show(self, message: str, *, error: bool) -> None:
-        """Tell the user, once, in one line (`messages`). No "chatvim:" in front:
-        editors name the server themselves."""
-        kind = lsp.MessageType.Error if error else lsp.MessageType.Warning
+        """Tell the user of a problem, once, in one line (`messages`). No
+        "chatvim:" in front: editors name the server themselves."""
+        self._message(lsp.MessageType.Error if error else lsp.MessageType.Warning, message)
+
+    def tell(self, message: str) -> None:
+        """Tell the user something that is no problem, the same way."""
+        self._message(lsp.MessageType.Info, message)
+
+    def _message(self, kind: lsp.MessageType, message: str) -> None:
         message = one_line(message)
         if len(message) > WIDTH:  # a long name in it: the whole line goes to the log
             self.log_detail(message)
@@ -111,11 +122,17 @@ class ChatvimServer(LanguageServer):
         return await asyncio.shield(reply)
 
 
-FEATURES = (configuration, answering, diagnostics, outline, editing)
+FEATURES = (configuration, answering, new_chat, diagnostics, outline, editing)
 
 
 def create_server() -> ChatvimServer:
     server = ChatvimServer()
     for feature in FEATURES:
         feature.register(server)
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION)
+    def code_action(params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        doc = server.documents.get(params.text_document.uri)
+        return [action for actions in server.code_actions for action in actions(doc, params)] if doc else []
+
     return server

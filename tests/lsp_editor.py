@@ -20,6 +20,7 @@ test can check that the answer is whole and that no user text was lost.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import json
 import re
@@ -48,7 +49,8 @@ def written(answer: str) -> str:
 class EditorClient(LanguageClient):
     """pytest-lsp's test client playing an editor of `preset` (pytest-lsp's
     capabilities): it holds the documents it has open (`editors`), applies
-    the server's edits to them, and counts the server's code lens refreshes."""
+    the server's edits to them, and counts the server's code lens refreshes
+    (pytest-lsp's own client keeps messages, diagnostics, shown documents)."""
 
     def __init__(self, preset: str = "neovim@0.11") -> None:
         super().__init__(converter_factory=default_converter)
@@ -111,6 +113,7 @@ class EditorCopy:
         self.applying = self.most_applying = 0  # edits being applied now, and at most at once
         self.silent = False  # apply edits but send no didChange (Neovim 0.11 after a crash, see lua/chatvim/lsp.lua)
         self.encoding = "utf-16"
+        self.language_id = "markdown"
         self.keeps_final_line_break = client.preset.startswith("neovim")
 
     def open(self) -> None:
@@ -119,7 +122,7 @@ class EditorCopy:
         self.client.text_document_did_open(
             lsp.DidOpenTextDocumentParams(
                 text_document=lsp.TextDocumentItem(
-                    uri=self.uri, language_id="markdown", version=self.version, text=self.text
+                    uri=self.uri, language_id=self.language_id, version=self.version, text=self.text
                 )
             )
         )
@@ -336,3 +339,22 @@ async def diagnostics_when(
         return list(report.items)
     await wait_until(lambda: check(list(client.diagnostics.get(editor.uri, []))))
     return list(client.diagnostics.get(editor.uri, []))
+
+
+async def actions_at(client: EditorClient, editor: EditorCopy, selection: lsp.Range) -> list[lsp.CodeAction]:
+    """The code actions offered for `selection`."""
+    actions = await client.text_document_code_action_async(
+        lsp.CodeActionParams(
+            text_document=lsp.TextDocumentIdentifier(uri=editor.uri),
+            range=selection,
+            context=lsp.CodeActionContext(diagnostics=[]),
+        )
+    )
+    found = []
+    for action in actions or []:
+        if isinstance(action, lsp.Command) and action.command.startswith("{"):
+            # pytest-lsp's converter reads a CodeAction as a Command holding it as text
+            action = lsp.CodeAction(title=action.title, command=lsp.Command(**ast.literal_eval(action.command)))
+        assert isinstance(action, lsp.CodeAction), action
+        found.append(action)
+    return found

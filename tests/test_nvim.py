@@ -97,7 +97,10 @@ def attached(nvim: pynvim.Nvim) -> bool:
 
 
 def new_chat(nvim: pynvim.Nvim, where: str = "") -> None:
+    """:ChatvimNew, once the server has written the chat and it is shown."""
+    before = nvim.current.buffer.name
     nvim.command(f"ChatvimNew {where}".strip())
+    eventually(lambda: nvim.current.buffer.name != before and nvim.current.buffer.name.endswith(".md"))
     nvim.current.buffer[-1] = QUESTION
     eventually(lambda: attached(nvim))
 
@@ -143,6 +146,7 @@ def test_stop_keeps_the_partial_answer(nvim: pynvim.Nvim, provider: FakeProvider
 def test_new_opens_a_chat_in_a_split(nvim: pynvim.Nvim, home: Path, where: str, layout: str) -> None:
     first = nvim.current.window
     nvim.command(f"ChatvimNew {where}")
+    eventually(lambda: len(nvim.windows) == 2)
     tree = nvim.funcs.winlayout()
     assert tree[0] == layout and len(nvim.windows) == 2
     new_first = where in ("left", "top")
@@ -462,9 +466,9 @@ def test_no_server_is_one_message_saying_how_to_install(home: Path, tmp_path: Pa
         nvim.exec_lua("vim.env.PATH = '/nonexistent'; pcall(require('chatvim').setup)")
         hint = "chatvim: chatvim-ls not found: build it as :help chatvim-install says, or set cmd in setup()"
         assert messages(nvim) == hint and len(hint) <= 100
-        nvim.command("ChatvimNew")
+        nvim.exec_lua("pcall(vim.cmd.ChatvimNew)")  # the server writes new chats
         nvim.exec_lua("pcall(vim.cmd.ChatvimComplete)")
-        assert messages(nvim) == f"{hint}\n{hint}"
+        assert messages(nvim) == f"{hint}\n{hint}\n{hint}"
     finally:
         nvim.close()
 

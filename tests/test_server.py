@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 import asyncio
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ from .lsp_editor import (
     QUESTION,
     EditorClient,
     EditorCopy,
+    actions_at,
     closing_written,
     complete,
     ended,
@@ -203,20 +203,9 @@ async def test_the_key_never_reaches_the_editor(client: EditorClient, fake: Fake
 
 async def code_actions(client: EditorClient, editor: EditorCopy) -> list[tuple[str, str]]:
     """(title, command) of each code action offered at the document's start."""
-    actions = await client.text_document_code_action_async(
-        lsp.CodeActionParams(
-            text_document=lsp.TextDocumentIdentifier(uri=editor.uri),
-            range=lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=0, character=0)),
-            context=lsp.CodeActionContext(diagnostics=[]),
-        )
-    )
     offered = []
-    for action in actions or []:
-        if isinstance(action, lsp.Command) and action.command.startswith("{"):
-            # pytest-lsp's converter reads a CodeAction as a Command holding it as text
-            action = lsp.CodeAction(title=action.title, command=lsp.Command(**ast.literal_eval(action.command)))
-        assert isinstance(action, lsp.CodeAction) and isinstance(action.command, lsp.Command)
-        assert action.command.arguments == [editor.uri]
+    for action in await actions_at(client, editor, lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(0, 0))):
+        assert isinstance(action.command, lsp.Command) and action.command.arguments == [editor.uri]
         offered.append((action.title, action.command.command))
     return offered
 

@@ -3,8 +3,10 @@ editor preset: diagnostics (pushed, or pulled where the client pulls)."""
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+import pytest
 from lsprotocol import types as lsp
 
 from .conftest import CONFIG_HOME
@@ -13,6 +15,7 @@ from .lsp_editor import (
     QUESTION,
     EditorClient,
     EditorCopy,
+    actions_at,
     closing_written,
     complete,
     diagnostics_when,
@@ -162,3 +165,42 @@ async def test_the_code_lens_offers_complete_then_stop_while_it_streams(
     caps = client.preset_capabilities().workspace
     supported = bool(caps and caps.code_lens and caps.code_lens.refresh_support)
     await wait_until(lambda: client.code_lens_refreshes == (2 if supported else 0))  # as it started, as it ended
+
+
+NEW_CHATS = tempfile.mkdtemp(prefix="chatvim-new-chats-")  # where `chatvim.new` writes in these tests
+
+
+@pytest.mark.init_options(new_chats=NEW_CHATS)
+async def test_asking_about_a_selection_starts_a_chat_that_holds_it(client: EditorClient, fake: FakeProvider) -> None:
+    source = EditorCopy(client, "file:///tmp/project/app.py", "import os\n\ndef main():\n    print(os.getcwd())\n")
+    source.language_id = "python"
+    source.open()
+    selection = lsp.Range(start=lsp.Position(line=2, character=0), end=lsp.Position(line=4, character=0))
+    (action,) = await actions_at(client, source, selection)
+    assert action.title == "Chatvim: ask about this selection" and action.command is not None
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command=action.command.command, arguments=action.command.arguments)
+    )
+    path = Path(result["path"])
+    assert path.parent == Path(NEW_CHATS) and path.name.startswith("chat-")
+    text = path.read_text()
+    assert text == ('+++\n# model = "gpt-4.1"\n+++\n\n# === USER ===\n\n'
+                    "```python /tmp/project/app.py\ndef main():\n    print(os.getcwd())\n```\n\n\n")  # fmt: skip
+    assert result["line"] == text.count("\n") - 1 and text.split("\n")[result["line"]] == ""
+    window = client.preset_capabilities().window
+    if window and window.show_document and window.show_document.support:
+        await wait_until(lambda: client.shown_documents)
+        (shown,) = client.shown_documents
+        assert shown.uri == result["uri"] and shown.take_focus
+        assert shown.selection is not None and shown.selection.start.line == result["line"]
+    else:
+        await wait_until(lambda: any(m.message.startswith("new chat: ") for m in client.messages))
+
+
+@pytest.mark.init_options(new_chats=NEW_CHATS)
+async def test_a_new_chat_never_overwrites_one(client: EditorClient, fake: FakeProvider) -> None:
+    command = lsp.ExecuteCommandParams(command="chatvim.new", arguments=[{"show": False}])
+    first = await client.workspace_execute_command_async(command)
+    second = await client.workspace_execute_command_async(command)
+    assert first["path"] != second["path"] and Path(first["path"]).exists() and Path(second["path"]).exists()
+    assert client.shown_documents == []

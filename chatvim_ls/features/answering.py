@@ -235,18 +235,15 @@ def _action(title: str, command: str, uri: str) -> lsp.CodeAction:
 
 
 def register(server: ChatvimServer) -> None:
-    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION)
-    def code_action(params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-        doc = server.documents.get(params.text_document.uri)
-        if doc is None:
-            return []
+    def code_actions(doc: TextDocument, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
         if server.answers.streaming(doc.uri):
             return [_action("Chatvim: stop", STOP, doc.uri)]
-        if doc.uri not in server.answers.by_uri and server.documents.is_chat(
-            doc
-        ):  # (an ending answer: neither, for a moment)
+        ending = doc.uri in server.answers.by_uri  # an answer ending: neither, for a moment
+        if not ending and server.documents.is_chat(doc):
             return [_action("Chatvim: complete", COMPLETE, doc.uri)]
         return []
+
+    server.code_actions.append(code_actions)
 
     @server.command(COMPLETE)
     async def complete(*args: Any) -> dict[str, Any]:

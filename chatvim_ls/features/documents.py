@@ -11,6 +11,7 @@ both. The features that follow documents (an answer, diagnostics) are
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -157,7 +158,8 @@ class Documents:
         except ConfigError:
             return True  # the user will want to hear what is wrong with config.md
         path = file_path(doc.uri)
-        if path is not None and any(path.is_relative_to(folder) for folder in config.options.chat_dirs):
+        folders = (*config.options.chat_dirs, config.options.new_chats_folder(os.environ).resolve())
+        if path is not None and any(path.is_relative_to(folder) for folder in folders):
             return True
         version, known = self.chat_checks.get(doc.uri, (None, False))
         if version != doc.version:

@@ -102,23 +102,55 @@ end
 
 local SPLITS = { left = 'topleft vsplit', right = 'botright vsplit', top = 'topleft split', bottom = 'botright split' }
 
---- Open a new chat file, in the current window or a split.
+--- Any running chatvim client, or nil.
+---@return vim.lsp.Client?
+local function any_client()
+  return vim.lsp.get_clients({ name = 'chatvim' })[1]
+end
+
+--- Open a new chat file, in the current window or a split. The server
+--- writes it (`chatvim.new`: one template for every editor, with your
+--- delimiters); with no server running yet, one is started for it.
 ---@param where? 'left'|'right'|'top'|'bottom'
 function M.new(where)
   if where and where ~= '' and not SPLITS[where] then
     return notify(('unknown place %q: use left, right, top or bottom'):format(where))
   end
-  local dir = require('chatvim').options().chat_dir or vim.fn.getcwd()
-  if vim.fn.isdirectory(dir) == 0 and vim.fn.mkdir(dir, 'p') == 0 then
-    return notify('cannot create the directory ' .. dir)
+  local options = require('chatvim').options()
+  local folder = vim.fn.fnamemodify(options.chat_dir or vim.fn.getcwd(), ':p')
+  local params = {
+    command = 'chatvim.new',
+    arguments = { { folder = folder, model = options.model, show = false } },
+  }
+  local function create(client)
+    local function handler(err, result)
+      if err then
+        return notify(err.message)
+      end
+      if type(result) ~= 'table' or not result.path then
+        return -- refused: the server has said why
+      end
+      vim.cmd((SPLITS[where] or 'edit') .. ' ' .. vim.fn.fnameescape(result.path))
+      vim.api.nvim_win_set_cursor(0, { result.line + 1, 0 })
+    end
+    if vim.fn.has('nvim-0.11') == 1 then
+      client:request('workspace/executeCommand', params, handler)
+    else
+      client.request('workspace/executeCommand', params, handler)
+    end
   end
-  local path = vim.fs.joinpath(vim.fn.fnamemodify(dir, ':p'), os.date('chat-%Y-%m-%d-%H-%M-%S.md'))
-  vim.cmd((SPLITS[where] or 'edit') .. ' ' .. vim.fn.fnameescape(path))
-  local model = require('chatvim').options().model
-  local lines = { '+++', model and ('model = "%s"'):format(model) or '# model = "gpt-4.1"', '+++', '' }
-  vim.list_extend(lines, { '# === USER ===', '', '' })
-  vim.api.nvim_buf_set_lines(0, 0, -1, false, lines)
-  vim.api.nvim_win_set_cursor(0, { #lines, 0 })
+  local client = any_client()
+  if client then
+    return create(client)
+  end
+  local scratch = vim.api.nvim_create_buf(false, true) -- a markdown buffer to start the server for
+  vim.bo[scratch].filetype = options.filetypes[1]
+  with_client(scratch, function(started)
+    create(started)
+    vim.schedule(function()
+      pcall(vim.api.nvim_buf_delete, scratch, { force = true })
+    end)
+  end)
 end
 
 local ACTIONS = {

@@ -1,0 +1,149 @@
+"""Chats started from anywhere: `chatvim.new [options]`, and the code action
+"Chatvim: ask about this selection" (in any file but a chat, with a
+selection made).
+
+The new chat is a file of its own, written into the `new_chats` folder
+(default ~/.local/share/chatvim/chats, a chat folder too), named by the time:
+front matter, a user turn holding the selection in a fenced block labelled
+with its language and path, and an empty line for the question. The editor
+is asked to show it (`window/showDocument`) with the cursor on that line.
+
+`options` (all optional): `uri` and `range`, the selection; `folder`, where
+to write (the Neovim plugin's `chat_dir`); `model`, written as the chat's
+setting; `show: false`, to leave showing it to the caller. The answer:
+`{"uri", "path", "line"}`. A file is never overwritten.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types as lsp
+from lsprotocol.converters import get_converter
+from pygls.exceptions import JsonRpcInvalidParams
+
+from ..config import ConfigError
+from ..problems import ChatvimError
+from ..render import Excerpt, new_chat
+from ..textdoc import TextDocument
+from .documents import file_path
+
+if TYPE_CHECKING:
+    from ..server import ChatvimServer
+
+NEW = "chatvim.new"
+CONVERTER = get_converter()
+
+
+class CannotCreate(ChatvimError):
+    """The new chat cannot be written."""
+
+
+def excerpt(doc: TextDocument, selection: lsp.Range, home: Path, root: Path | None) -> Excerpt:
+    start = doc.from_client(selection.start.line, selection.start.character)
+    end = doc.from_client(selection.end.line, selection.end.character)
+    path = file_path(doc.uri)
+    if path is None:
+        label = doc.uri
+    elif root is not None and path.is_relative_to(root):
+        label = str(path.relative_to(root))
+    elif path.is_relative_to(home):
+        label = "~/" + str(path.relative_to(home))
+    else:
+        label = str(path)
+    return Excerpt(label, doc.language_id if doc.language_id != "plaintext" else "", doc.text_between(start, end))
+
+
+def write_new_chat(folder: Path, text: str, now: datetime.datetime) -> Path:
+    """Write `text` into a new file in `folder`, named by `now`; never over another."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = now.strftime("chat-%Y-%m-%d-%H-%M-%S")
+        for number in range(1, 100):
+            path = folder / (f"{stem}.md" if number == 1 else f"{stem}-{number}.md")
+            try:
+                with path.open("x", encoding="utf-8") as file:
+                    file.write(text)
+                return path
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        raise CannotCreate(f"cannot write a new chat in {folder}: {exc.strerror or exc}; set `new_chats`") from None
+    raise CannotCreate(f"cannot write a new chat in {folder}: too many chats this second")
+
+
+def _options(args: tuple[Any, ...]) -> dict[str, Any]:
+    if not args:
+        return {}
+    if len(args) != 1 or not isinstance(args[0], dict):
+        raise JsonRpcInvalidParams(message=f"expected the arguments [] or [{{options}}], got {list(args)!r}"[:200])
+    return args[0]
+
+
+def register(server: ChatvimServer) -> None:
+    async def create(options: dict[str, Any]) -> dict[str, Any]:
+        config = server.settings.global_config()
+        home = Path.home()
+        folder = Path(options["folder"]).expanduser() if isinstance(options.get("folder"), str) else None
+        selection = None
+        doc = server.documents.get(options.get("uri", "")) if isinstance(options.get("uri"), str) else None
+        if doc is not None and isinstance(options.get("range"), dict):
+            chosen = _range(options["range"])
+            selection = excerpt(doc, chosen, home, _root(server))
+        model = options.get("model") if isinstance(options.get("model"), str) else None
+        text, line = new_chat(config.settings.delimiters, model, selection)
+        path = write_new_chat(folder or config.options.new_chats_folder(os.environ), text, datetime.datetime.now())
+        uri = path.as_uri()
+        if options.get("show", True):
+            await _show(server, uri, line, path)
+        return {"uri": uri, "path": str(path), "line": line}
+
+    @server.command(NEW)
+    async def new(*args: Any) -> dict[str, Any]:
+        try:
+            return await create(_options(args))
+        except (CannotCreate, ConfigError) as exc:
+            server.show(exc.short, error=True)
+            return {"created": False, "reason": exc.short}
+        finally:
+            server.command_answered()
+
+    def code_actions(doc: TextDocument, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        # Not in chats: there "Chatvim: complete" stays the one action, which
+        # `vim.lsp.buf.code_action({ apply = true })` and the like run at once.
+        if params.range.start == params.range.end or server.documents.is_chat(doc):
+            return []
+        options = {"uri": doc.uri, "range": CONVERTER.unstructure(params.range)}
+        return [_action("Chatvim: ask about this selection", options)]
+
+    server.code_actions.append(code_actions)
+
+
+def _range(data: Any) -> lsp.Range:
+    try:
+        return CONVERTER.structure(data, lsp.Range)
+    except Exception:
+        raise JsonRpcInvalidParams(message=f"`range` must be an LSP range, got {data!r}"[:200]) from None
+
+
+def _action(title: str, options: dict[str, Any]) -> lsp.CodeAction:
+    return lsp.CodeAction(title=title, command=lsp.Command(title, NEW, arguments=[options]))
+
+
+def _root(server: ChatvimServer) -> Path | None:
+    folders = server.workspace.folders
+    first = next(iter(folders.values()), None) if folders else None
+    return file_path(first.uri) if first is not None else None
+
+
+async def _show(server: ChatvimServer, uri: str, line: int, path: Path) -> None:
+    window = server.client_capabilities.window
+    if not (window and window.show_document and window.show_document.support):
+        server.tell(f"new chat: {path}")
+        return
+    cursor = lsp.Range(start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0))
+    params = lsp.ShowDocumentParams(uri=uri, take_focus=True, selection=cursor)
+    await server.answer_to(server.window_show_document_async(params), "a new chat to show")
