@@ -515,3 +515,68 @@ def test_a_bad_option_is_one_line(home: Path) -> None:
                                   "(see :help chatvim-options)")  # fmt: skip
     finally:
         nvim.close()
+
+
+# -- the language features, as Neovim 0.11 shows them ------------------------------------------
+
+FEATURES_CHAT = (
+    '+++\nmodel = "m"\nprovider = "fake"\ntemprature = 1\n+++\n'
+    "# === USER ===\n\nWhat is this?\n\n```python\nprint(1)\n```\n\n# === ASSISTANT ===\n\nCode.\n\n# === USER ===\n\n"
+)
+
+
+def test_diagnostics_show_and_follow_the_edits(nvim: pynvim.Nvim, home: Path) -> None:
+    open_chat(nvim, home, FEATURES_CHAT)
+    diagnostics = (
+        "return vim.tbl_map(function(d) return { d.lnum, d.col, d.message, d.source } end, vim.diagnostic.get(0))"
+    )
+    eventually(lambda: lua(nvim, diagnostics))
+    ((line, column, message, source),) = lua(nvim, diagnostics)  # type: ignore[misc]
+    assert (line, column, source) == (3, 0, "chatvim") and "did you mean `temperature`?" in message
+    nvim.input("4Gcwtemperature<Esc>")  # typed as a person fixes it
+    eventually(lambda: lua(nvim, diagnostics) == [])
+
+
+def test_the_outline_lists_each_turn(nvim: pynvim.Nvim, home: Path) -> None:
+    open_chat(nvim, home, FEATURES_CHAT)
+    lua(
+        nvim,
+        "vim.lsp.buf.document_symbol({ on_list = function(t) vim.g.outline = vim.tbl_map(function(i) return i.text end, t.items) end })",
+    )
+    eventually(lambda: nvim.vars.get("outline"))
+    assert nvim.vars["outline"] == ["[Namespace] Settings", "[String] User: What is this?", "[String] Assistant: Code.",
+                                    "[String] User"]  # fmt: skip
+
+
+def test_folds_from_the_server(nvim: pynvim.Nvim, home: Path) -> None:
+    open_chat(nvim, home, FEATURES_CHAT)
+    nvim.command("setlocal foldmethod=expr foldexpr=v:lua.vim.lsp.foldexpr() foldlevel=99")
+    eventually(lambda: nvim.funcs.foldlevel(11) == 2)  # the code block, inside the first question
+    nvim.command("normal! zM")
+    closed = [nvim.funcs.foldclosed(n) for n in (2, 7, 11, 16)]
+    assert closed == [1, 6, 6, 14]  # the settings, the question (its code block inside), the answer
+
+
+def test_completion_items_for_settings_and_delimiters(nvim: pynvim.Nvim, home: Path) -> None:
+    open_chat(nvim, home, FEATURES_CHAT)
+    request = """
+        local line, col = ...
+        local params = { textDocument = vim.lsp.util.make_text_document_params(0), position = { line = line, character = col } }
+        local result = vim.lsp.buf_request_sync(0, 'textDocument/completion', params, 5000)
+        for _, r in pairs(result or {}) do
+          local items = r.result and (r.result.items or r.result) or {}
+          return vim.tbl_map(function(i) return i.label end, items)
+        end
+    """
+    nvim.current.buffer[3:3] = [""]  # a new line in the front matter
+    keys = nvim.exec_lua(request, 3, 0)
+    assert "temperature" in keys and "model" not in keys
+    assert nvim.exec_lua(request, 19, 0) == ["# === USER ===", "# === ASSISTANT ===", "# === SYSTEM ==="]
+
+
+def test_the_code_lens_above_the_question(nvim: pynvim.Nvim, home: Path) -> None:
+    open_chat(nvim, home, FEATURES_CHAT)
+    lua(nvim, "vim.lsp.codelens.refresh({ bufnr = 0 })")
+    lenses = "return vim.tbl_map(function(l) return { l.range.start.line, l.command and l.command.title } end, vim.lsp.codelens.get(0))"
+    eventually(lambda: lua(nvim, lenses))
+    assert lua(nvim, lenses) == [[17, "Complete"]]
