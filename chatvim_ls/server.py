@@ -27,7 +27,18 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from . import __version__
-from .features import answering, configuration, diagnostics, documents, editing, new_chat, outline
+from .features import (
+    answering,
+    code_lens,
+    completion,
+    configuration,
+    diagnostics,
+    documents,
+    folding,
+    hover,
+    new_chat,
+    symbols,
+)
 from .messages import WIDTH, one_line, shorten
 from .secrets import redact
 from .textdoc import TextDocument
@@ -122,7 +133,7 @@ class ChatvimServer(LanguageServer):
         return await asyncio.shield(reply)
 
 
-FEATURES = (configuration, answering, new_chat, diagnostics, outline, editing)
+FEATURES = (configuration, answering, new_chat, diagnostics, symbols, folding, completion, hover, code_lens)
 
 
 def create_server() -> ChatvimServer:

@@ -117,8 +117,10 @@ class Diagnostics(Listener):
 
     def _may_have_become_a_chat(self, doc: TextDocument, splices: list[Splice] | None) -> bool:
         """Cheaply: a change to the first lines (front matter), or a new delimiter line."""
-        if splices is None or not is_markdown(doc):
-            return splices is None
+        if not is_markdown(doc):
+            return False
+        if splices is None:
+            return True
         delimiters = self.server.settings.chat_defaults().delimiters
         for splice in splices:
             if splice.first_line <= 1:

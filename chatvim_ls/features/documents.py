@@ -6,6 +6,8 @@ answer streams into a document, its changes go to the answer instead
 both. The features that follow documents (an answer, diagnostics) are
 `Listener`s, told after each open, change (with what it did to the lines:
 `textdoc.Splice`s) and close, and when an answer starts and ends in it.
+The features that read a whole chat on request get it parsed once per
+version (`parsed`).
 """
 
 from __future__ import annotations

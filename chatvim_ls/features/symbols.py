@@ -1,9 +1,7 @@
-"""The outline (`textDocument/documentSymbol`) and folds
-(`textDocument/foldingRange`) of a chat, from `outline.py`.
-
-A chat is parsed once per version for both (`Documents.parsed`: an editor
-asks for them together after a change). Documents that are not chats get
-none.
+"""The outline of a chat (`textDocument/documentSymbol`): one symbol for the
+settings and one per turn (`outline.sections`), whole ranges, the cursor on
+the delimiter line. Flat `SymbolInformation` for a client that has no
+hierarchical symbols. Documents that are not chats have none.
 """
 
 from __future__ import annotations
@@ -13,17 +11,13 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as lsp
 
 from ..chat import Chat
-from ..outline import folds, sections
+from ..outline import sections
 from ..textdoc import TextDocument
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
 
 _KINDS = {"settings": lsp.SymbolKind.Namespace}  # turns: String, as markdown headings are shown
-_FOLD_KINDS = {"settings": lsp.FoldingRangeKind.Imports, "turn": lsp.FoldingRangeKind.Region,
-               "code": lsp.FoldingRangeKind.Region}  # fmt: skip
-
-
 Symbols = list[lsp.DocumentSymbol] | list[lsp.SymbolInformation]
 
 
@@ -56,11 +50,3 @@ def register(server: ChatvimServer) -> None:
         caps = text_document.document_symbol if text_document else None
         hierarchical = bool(caps and caps.hierarchical_document_symbol_support)
         return document_symbols(found.doc, found.chat, found.lines, hierarchical)
-
-    @server.feature(lsp.TEXT_DOCUMENT_FOLDING_RANGE)
-    def folding(params: lsp.FoldingRangeParams) -> list[lsp.FoldingRange]:
-        found = server.documents.parsed(params.text_document.uri)
-        if found is None:
-            return []
-        return [lsp.FoldingRange(start_line=f.first_line, end_line=f.last_line, kind=_FOLD_KINDS[f.kind])
-                for f in folds(found.chat, found.lines)]  # fmt: skip

@@ -1,0 +1,38 @@
+"""Hovers on a chat's settings (`textDocument/hover`, `hover.py`). In chats only."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from lsprotocol import types as lsp
+
+from ..chat import parse_head
+from ..config import ConfigError, GlobalConfig
+from ..hover import hover_at
+
+if TYPE_CHECKING:
+    from ..server import ChatvimServer
+
+
+def register(server: ChatvimServer) -> None:
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    def hover(params: lsp.HoverParams) -> lsp.Hover | None:
+        doc = server.documents.get(params.text_document.uri)
+        if doc is None or not server.documents.is_chat(doc):
+            return None
+        config: GlobalConfig | ConfigError
+        try:
+            config = server.settings.global_config()
+        except ConfigError as exc:
+            config = exc
+        at = doc.from_client(params.position.line, params.position.character)
+        found = hover_at(parse_head(doc.lines, server.settings.chat_defaults()), at, config, os.environ)
+        if found is None:
+            return None
+        text, place = found
+        start, end = doc.to_client(place.start), doc.to_client(place.end)
+        return lsp.Hover(
+            contents=lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=text),
+            range=lsp.Range(start=lsp.Position(*start), end=lsp.Position(*end)),
+        )
