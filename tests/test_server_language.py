@@ -204,3 +204,14 @@ async def test_a_new_chat_never_overwrites_one(client: EditorClient, fake: FakeP
     second = await client.workspace_execute_command_async(command)
     assert first["path"] != second["path"] and Path(first["path"]).exists() and Path(second["path"]).exists()
     assert client.shown_documents == []
+
+
+async def test_in_a_chat_the_selection_action_comes_only_with_a_selection(
+    client: EditorClient, fake: FakeProvider
+) -> None:
+    editor = open_chat(client)
+    cursor = lsp.Range(start=lsp.Position(line=6, character=0), end=lsp.Position(line=6, character=0))
+    assert [a.title for a in await actions_at(client, editor, cursor)] == ["Chatvim: complete"]
+    selection = lsp.Range(start=lsp.Position(line=6, character=0), end=lsp.Position(line=6, character=4))
+    titles = [a.title for a in await actions_at(client, editor, selection)]
+    assert titles == ["Chatvim: complete", "Chatvim: ask about this selection"]

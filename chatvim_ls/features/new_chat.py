@@ -1,6 +1,5 @@
 """Chats started from anywhere: `chatvim.new [options]`, and the code action
-"Chatvim: ask about this selection" (in any file but a chat, with a
-selection made).
+"Chatvim: ask about this selection" (in any file, with a selection made).
 
 The new chat is a file of its own, written into the `new_chats` folder
 (default ~/.local/share/chatvim/chats, a chat folder too), named by the time:
@@ -112,9 +111,9 @@ def register(server: ChatvimServer) -> None:
             server.command_answered()
 
     def code_actions(doc: TextDocument, params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
-        # Not in chats: there "Chatvim: complete" stays the one action, which
-        # `vim.lsp.buf.code_action({ apply = true })` and the like run at once.
-        if params.range.start == params.range.end or server.documents.is_chat(doc):
+        # Only for a selection: with none, "Chatvim: complete" stays a chat's one
+        # action, which `vim.lsp.buf.code_action({ apply = true })` and the like run at once.
+        if params.range.start == params.range.end:
             return []
         options = {"uri": doc.uri, "range": CONVERTER.unstructure(params.range)}
         return [_action("Chatvim: ask about this selection", options)]
