@@ -3,8 +3,8 @@
 - Chats (`Documents.is_chat`) get `checks.ChatChecks`, carried across each
   change, plus what depends on the configuration (`checks.config_problems`);
   config.md, when it is open, gets `checks.global_config_problems`.
-- Pushed (`textDocument/publishDiagnostics`) on open and on each change that
-  alters them, unless the client pulls (`textDocument/diagnostic`): then it
+- Pushed (`textDocument/publishDiagnostics`) on open and after each change,
+  unless the client pulls (`textDocument/diagnostic`): then it
   is answered, and "unchanged" while nothing changed (so a client that pulls
   after every change, as Neovim does, costs nothing while an answer streams).
 - While an answer streams into a chat, nothing is pushed: the document is
@@ -66,10 +66,10 @@ class Diagnostics(Listener):
         self._push(doc)
 
     def closed(self, uri: str) -> None:
-        self.checks.pop(uri, None)
+        followed = self.checks.pop(uri, None) is not None or uri in self.configs
         self.configs.discard(uri)
         self.report_ids.pop(uri, None)
-        if self.shown.pop(uri, None) and not _pulls(self.server):
+        if self.shown.pop(uri, None) is not None and followed and not _pulls(self.server):
             self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # -- what is wrong -----------------------------------------------------------
@@ -105,11 +105,10 @@ class Diagnostics(Listener):
         return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(self.reports))
 
     def _push(self, doc: TextDocument) -> None:
-        if _pulls(self.server):
+        """Even when nothing changed: flymake (eglot, lsp-mode) waits for a report after every change."""
+        if _pulls(self.server) or (doc.uri not in self.checks and doc.uri not in self.configs):
             return
         items = self.diagnostics(doc)
-        if items == self.shown.get(doc.uri, []):
-            return
         self.shown[doc.uri] = items
         self.server.text_document_publish_diagnostics(
             lsp.PublishDiagnosticsParams(uri=doc.uri, diagnostics=items, version=doc.version)
