@@ -23,7 +23,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .problems import Position, Problem, Range, error, warning
-from .settings import NEVER_FROM_DOCUMENT, Delimiters, KeyLocation, Locate, Settings, check_settings
+from .settings import NEVER_FROM_DOCUMENT, Delimiters, KeyLocation, Settings, check_settings
 from .textdoc import LINE_BREAK, split_lines
 
 BOM = "\ufeff"
@@ -113,8 +113,8 @@ def parse_chat(
     settings = Settings()
     extra: dict[str, Any] = {}
     if front is not None:
-        locate = _locator(texts, front)
-        keys = {str(k): place for k in front.data if (place := locate(str(k))) is not None}
+        places = _key_places(texts, front)
+        keys = {str(k): places[str(k)] for k in front.data if str(k) in places}
         front = replace(front, keys=keys)
         fallback = Range.of_line(front.start_line, 0, len(texts[front.start_line]))
         settings, setting_problems = check_settings(
@@ -210,7 +210,9 @@ def _read_front_matter(texts: list[str]) -> tuple[FrontMatter | None, int, list[
 def _load_toml(source: str) -> tuple[dict[str, Any], Problem | None]:
     try:
         return tomllib.loads(source), None
-    except tomllib.TOMLDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # TOMLDecodeError, or a number or nesting too big for Python
+        if not isinstance(exc, tomllib.TOMLDecodeError):
+            return {}, _front_matter_error("TOML front matter: a value too big, or nested too deep", 1, 0)
         message = str(exc)
         place = _TOML_ERROR_PLACE.search(message)
         if place and place[1]:
@@ -248,30 +250,29 @@ def _front_matter_error(message: str, line: int, column: int) -> Problem:
     return error(message, Range(Position(line, column), Position(line, column + 1)))
 
 
-def _locator(texts: list[str], front: FrontMatter) -> Locate:
-    """Find where a top-level key stands in the front matter."""
-    first, last = front.start_line + 1, front.end_line
+_KEY_NAME = r"""(?:(?P<bare>[A-Za-z0-9_-]+)|"(?P<double>[^"]*)"|'(?P<single>[^']*)')"""
+_TOML_KEY = re.compile(rf"(\s*){_KEY_NAME}\s*[=.]")
+_TOML_TABLE = re.compile(rf"(\s*\[\[?\s*){_KEY_NAME}\s*[.\]]")
+_YAML_KEY = re.compile(r"""()(?:"(?P<double>[^"]*)"|'(?P<single>[^']*)'|(?P<bare>[^\s"'#][^:]*?))\s*:""")
 
-    def locate(key: str) -> KeyLocation | None:
-        name = rf"""(?:{re.escape(key)}|"{re.escape(key)}"|'{re.escape(key)}')"""
-        if front.kind == "yaml":
-            plain = re.compile(rf"(){name}\s*:")
-            header = None
-        else:
-            plain = re.compile(rf"(\s*){name}\s*[=.]")
-            header = re.compile(rf"(\s*\[\[?\s*){name}\s*[.\]]")
-        in_table = False
-        for line in range(first, last):
-            text = texts[line]
-            found = header.match(text) if header else None
-            if found is None and not in_table:
-                found = plain.match(text)
-            if found:
-                return _key_location(line, text, found.end(1), found.end())
-            in_table = in_table or (header is not None and text.lstrip().startswith("["))
-        return None
 
-    return locate
+def _key_places(texts: list[str], front: FrontMatter) -> dict[str, KeyLocation]:
+    """Where each top-level key first stands in the front matter, in one pass:
+    TOML keys before the first table, and table headers; YAML keys at the
+    start of a line."""
+    places: dict[str, KeyLocation] = {}
+    toml = front.kind == "toml"
+    in_table = False
+    for line in range(front.start_line + 1, front.end_line):
+        text = texts[line]
+        found = _TOML_TABLE.match(text) if toml else None
+        if found is None and not in_table:
+            found = (_TOML_KEY if toml else _YAML_KEY).match(text)
+        if found:
+            name = next(part for part in (found["bare"], found["double"], found["single"]) if part is not None)
+            places.setdefault(name, _key_location(line, text, found.end(1), found.end()))
+        in_table = in_table or (toml and text.lstrip().startswith("["))
+    return places
 
 
 def _key_location(line: int, text: str, key_start: int, separator_end: int) -> KeyLocation:

@@ -47,20 +47,31 @@ class ChatChecks:
         self._read_head(doc)
 
     def update(self, doc: TextDocument, splices: list[Splice] | None) -> None:
-        """Carry the checks across the changes `doc` went through (None: too many to follow)."""
+        """Carry the checks across the changes `doc` went through, in order
+        (None: too many to follow). Each change drops the fences of the lines
+        it replaced and moves those after; the lines changes wrote are read
+        once, in the document as it is now (a later change may have moved
+        them: `dirty` follows them across)."""
         if splices is None:
             self.reread(doc)
             return
+        dirty: list[tuple[int, int]] = []  # [start, stop) of lines written, in today's numbers; no fences in them
+        front = self.head.front_matter
         head_touched = False
         for splice in splices:
             first, old_count, new_count = splice.first_line, len(splice.old_lengths), len(splice.new_lengths)
-            shift = new_count - old_count
+            stop, shift = first + old_count, new_count - old_count
+            head_touched = head_touched or first <= (front.end_line if front else 0) + 1
             lines = [f.line for f in self.fences]
-            before = bisect.bisect_left(lines, first)
-            after = bisect.bisect_left(lines, first + old_count)
-            moved = [_moved(f, shift) for f in self.fences[after:]] if shift else self.fences[after:]
-            self.fences[before:] = [*_fences_in_window(doc, first, new_count), *moved]
-            head_touched = head_touched or self._touches_head(doc, first, new_count)
+            before, after = bisect.bisect_left(lines, first), bisect.bisect_left(lines, stop)
+            self.fences[before:] = [_moved(f, shift) for f in self.fences[after:]] if shift else self.fences[after:]
+            dirty = _carried(dirty, first, stop, first + new_count, shift)
+        for start, stop in dirty:
+            stop = min(stop, len(doc.lines))
+            lines = [f.line for f in self.fences]
+            at = bisect.bisect_left(lines, start)
+            self.fences[at:at] = _fences_in(doc, start, stop)
+            head_touched = head_touched or self._may_close_head(doc, start, stop)
         if head_touched:
             self._read_head(doc)
 
@@ -81,14 +92,12 @@ class ChatChecks:
     def _read_head(self, doc: TextDocument) -> None:
         self.head = parse_head(doc.lines, self.defaults)
 
-    def _touches_head(self, doc: TextDocument, first: int, count: int) -> bool:
-        front = self.head.front_matter
-        if first <= (front.end_line if front else 0) + 1:
-            return True
+    def _may_close_head(self, doc: TextDocument, start: int, stop: int) -> bool:
+        """While the front matter is unclosed, whether lines [start, stop) hold its closing fence."""
         fence = doc.line_text(0).removeprefix(BOM).rstrip(" \t")
-        if front is None and fence in _FRONT_FENCES:  # unclosed: a new line may close it
-            return any(doc.line_text(i).rstrip(" \t") == fence for i in range(first, first + count))
-        return False
+        if self.head.front_matter is not None or fence not in _FRONT_FENCES:
+            return False
+        return any(doc.line_text(i).rstrip(" \t") == fence for i in range(start, stop))
 
 
 def _fences_in(doc: TextDocument, first: int, stop: int) -> list[Fence]:
@@ -99,8 +108,19 @@ def _text(doc: TextDocument, line: int) -> str:
     return doc.line_text(line).removeprefix(BOM) if line == 0 else doc.line_text(line)
 
 
-def _fences_in_window(doc: TextDocument, first: int, count: int) -> list[Fence]:
-    return _fences_in(doc, first, min(first + count, len(doc.lines)))
+def _carried(dirty: list[tuple[int, int]], first: int, stop: int, new_stop: int, shift: int) -> list[tuple[int, int]]:
+    """Line ranges written before, carried across a change that replaced lines
+    [first, stop) by [first, new_stop), with the change's own range: a range
+    the change touches joins it."""
+    carried, low, high = [], first, new_stop
+    for start, end in dirty:
+        if end <= first:
+            carried.append((start, end))
+        elif start >= stop:
+            carried.append((start + shift, end + shift))
+        else:
+            low, high = min(low, start), max(high, end + shift)
+    return sorted([*carried, (low, high)])
 
 
 def _moved(fence: Fence, shift: int) -> Fence:

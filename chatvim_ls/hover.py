@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from .chat import Chat
 from .config import ConfigError, GlobalConfig
@@ -84,7 +85,15 @@ def _destination(head: Chat, config: GlobalConfig | ConfigError, env: Mapping[st
         key = f"key from `{provider.key_env}` ({'set' if env.get(provider.key_env, '').strip() else 'not set'})"
     else:
         key = "no key needed"
-    return f"Sent to **{provider.name}** as `{model}`, at {provider.base_url}; {key}"
+    return f"Sent to **{provider.name}** as `{model}`, at {_shown_url(provider.base_url)}; {key}"
+
+
+def _shown_url(url: str) -> str:
+    """A base URL without what may be a secret in it: a user and password, a query."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}" if parts.scheme else url.split("?")[0]
 
 
 def _shown(value: Any) -> str:

@@ -9,6 +9,7 @@ around each delimiter with the default padding.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -53,12 +54,14 @@ def new_chat(delimiters: Delimiters, model: str | None, excerpt: Excerpt | None 
     """A new chat's text and the line the cursor goes to (its empty user
     turn). `model` is written as the chat's setting; None: as a comment
     (the configuration chooses)."""
-    setting = f'model = "{model}"' if model else '# model = "gpt-4.1"'
+    setting = f"model = {json.dumps(model)}" if model else '# model = "gpt-4.1"'  # a TOML string, escaped
     text = f"+++\n{setting}\n+++\n\n{delimiters.user}\n\n"
     if excerpt is not None:
         code = excerpt.text if excerpt.text.endswith("\n") else excerpt.text + "\n"
-        fence = "`" * max(3, _longest_run(code, "`") + 1)
-        text += f"{fence}{excerpt.language} {excerpt.label}\n{code}{fence}\n\n"
+        info = f"{excerpt.language} {excerpt.label}".replace("\r", " ").replace("\n", " ")
+        char = "~" if "`" in info else "`"  # a backtick fence's info may hold none
+        fence = char * max(3, _longest_run(code, char) + 1)
+        text += f"{fence}{info}\n{code}{fence}\n\n"
     return text + "\n", text.count("\n")
 
 

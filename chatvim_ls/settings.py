@@ -8,6 +8,7 @@ problems, each at the range of the offending key or value. The table
 from __future__ import annotations
 
 import difflib
+import reprlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
@@ -147,8 +148,15 @@ def _padding(key: str) -> Check:
     return check
 
 
+_SHORT = reprlib.Repr()  # (keyword arguments only from Python 3.12)
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 2, 4, 4, 36, 36
+
+
 def _shown(value: Any) -> str:
-    shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else str(value)
+    """A value in a message, short: never the whole of a big one (YAML aliases can make it huge)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    shown = _SHORT.repr(value) if isinstance(value, (str, list, dict, tuple)) else str(value)[:40]
     return shown if len(shown) <= 40 else shown[:37] + "…"
 
 

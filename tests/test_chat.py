@@ -235,3 +235,9 @@ def test_split_lines_follows_lsp() -> None:
 )
 def test_is_chat(text: str, chat: bool) -> None:
     assert is_chat(text) is chat
+
+
+def test_a_toml_value_too_big_for_python_is_a_problem_not_a_crash() -> None:
+    for front in (f"seed = {'9' * 5000}", "stop = " + "[" * 3000 + "]" * 3000):
+        (problem,) = parse_chat(f"+++\n{front}\n+++\nq\n").problems
+        assert problem.message == "TOML front matter: a value too big, or nested too deep"

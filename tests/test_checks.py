@@ -93,3 +93,18 @@ def test_config_md_gets_its_server_options_checked_at_their_place() -> None:
     (problem,) = global_config_problems(text, Path("config.md"))
     assert "base_url must be an http:// or https:// URL" in problem.message
     assert problem.range.start.line == 3
+
+
+@settings(max_examples=400, deadline=None)
+@given(texts, st.lists(st.tuples(st.integers(0, 20), st.integers(0, 3), texts), min_size=2, max_size=5))
+def test_several_changes_in_one_report_are_followed_too(text: str, changes: list) -> None:
+    """One didChange may hold several changes (VS Code's multiple cursors, an
+    answer's pieces beside the user's): read once, after the last."""
+    doc = TextDocument("file:///c.md", text, encoding="utf-32")
+    checks = ChatChecks(doc, Settings())
+    for line, count, new in changes:
+        start = min(line, len(doc.lines) - 1)
+        end = min(start + count, len(doc.lines) - 1)
+        doc.apply(Change(doc.from_client(start, 0), doc.from_client(end, 0), new + "\n" if count else new))
+    checks.update(doc, doc.take_splices())
+    assert checks.problems(doc) == fresh(doc.text), doc.text

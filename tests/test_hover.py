@@ -43,3 +43,10 @@ def test_a_key_a_chat_may_not_set_and_nothing_elsewhere() -> None:
     assert "may only be set in config.md" in hover_at(HEAD, Position(3, 2), GlobalConfig(), {})[0]  # type: ignore[index]
     assert hover_at(HEAD, Position(2, 16), GlobalConfig(), {}) is None  # on a value other than model's
     assert hover_at(parse_head(["hello"]), Position(0, 1), GlobalConfig(), {}) is None
+
+
+def test_a_base_url_is_shown_without_a_password_or_query() -> None:
+    config = GlobalConfig(options=ServerOptions(providers={"work": ProviderTable(
+        base_url="https://me:s3cret@llm.example:8443/v1?key=abc", models=("gpt-4.1",))}))  # fmt: skip
+    text = hover_at(HEAD, Position(1, 2), config, {})[0]  # type: ignore[index]
+    assert "at https://llm.example:8443/v1;" in text and "s3cret" not in text and "abc" not in text

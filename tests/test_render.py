@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chatvim_ls.chat import Message, parse_chat
-from chatvim_ls.render import answer_closing, answer_opening, render_chat
+from chatvim_ls.render import Excerpt, answer_closing, answer_opening, new_chat, render_chat
 from chatvim_ls.settings import Settings
 
 DEFAULTS = Settings().delimiters
@@ -55,3 +55,10 @@ def test_render_chat_round_trips() -> None:
     text = render_chat(messages, DEFAULTS)
     assert text == "# === SYSTEM ===\n\ns\n\n# === USER ===\n\nq\n\n  x\n\n# === ASSISTANT ===\n\na"
     assert parse_chat(text).messages == messages
+
+
+def test_a_new_chat_quotes_its_model_and_fences_any_selection() -> None:
+    text, line = new_chat(Settings().delimiters, 'gp"t', Excerpt("we`ird.py", "python", "# === ASSISTANT ===\nx"))
+    chat = parse_chat(text)
+    assert chat.settings.model == 'gp"t' and [t.role for t in chat.turns] == ["user"] and chat.problems == []
+    assert text.split("\n")[line] == "" and line == len(text.split("\n")) - 2

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -90,10 +91,7 @@ class Documents:
         if doc is None:
             return
         for listener in self.listeners:
-            if taker is not None:
-                listener.answer_started(doc)
-            else:
-                listener.answer_ended(doc)
+            _tell(listener.answer_started if taker is not None else listener.answer_ended, doc)
 
     # -- sync ----------------------------------------------------------------
 
@@ -104,7 +102,7 @@ class Documents:
         if self.is_chat(doc):
             preload()  # get the provider client's code ready, off the event loop
         for listener in self.listeners:
-            listener.opened(doc)
+            _tell(listener.opened, doc)
 
     def change(self, params: lsp.DidChangeTextDocumentParams) -> None:
         doc = self.by_uri.get(params.text_document.uri)
@@ -123,11 +121,11 @@ class Documents:
             taker.reported(doc.version)
         splices = doc.take_splices()
         for listener in self.listeners:
-            listener.changed(doc, splices)
+            _tell(listener.changed, doc, splices)
 
     def close(self, uri: str) -> None:
         for listener in self.listeners:
-            listener.closed(uri)
+            _tell(listener.closed, uri)
         self.by_uri.pop(uri, None)
         self.chat_checks.pop(uri, None)
         self.parses.pop(uri, None)
@@ -170,6 +168,14 @@ class Documents:
             known = was_chat or is_chat(text, config.settings)
             self.chat_checks[doc.uri] = (doc.version, known)
         return known
+
+
+def _tell(event: Callable[..., None], *args: object) -> None:
+    """One listener's event: a bug in one feature must not stop the others (or the sync)."""
+    try:
+        event(*args)
+    except Exception:
+        log.exception("a feature failed on a document event")
 
 
 def _change_from(doc: TextDocument, event: lsp.TextDocumentContentChangeEvent) -> Change:

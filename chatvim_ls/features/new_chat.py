@@ -69,8 +69,9 @@ def write_new_chat(folder: Path, text: str, now: datetime.datetime) -> Path:
                 return path
             except FileExistsError:
                 continue
-    except OSError as exc:
-        raise CannotCreate(f"cannot write a new chat in {folder}: {exc.strerror or exc}; set `new_chats`") from None
+    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the name)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise CannotCreate(f"cannot write a new chat in {folder}: {reason}; set `new_chats`") from None
     raise CannotCreate(f"cannot write a new chat in {folder}: too many chats this second")
 
 
@@ -86,7 +87,7 @@ def register(server: ChatvimServer) -> None:
     async def create(options: dict[str, Any]) -> dict[str, Any]:
         config = server.settings.global_config()
         home = Path.home()
-        folder = Path(options["folder"]).expanduser() if isinstance(options.get("folder"), str) else None
+        folder = _folder(options.get("folder"))
         selection = None
         doc = server.documents.get(options.get("uri", "")) if isinstance(options.get("uri"), str) else None
         if doc is not None and isinstance(options.get("range"), dict):
@@ -119,6 +120,16 @@ def register(server: ChatvimServer) -> None:
         return [_action("Chatvim: ask about this selection", options)]
 
     server.code_actions.append(code_actions)
+
+
+def _folder(given: Any) -> Path | None:
+    """The `folder` option: an absolute path (after ~), or None for the setting."""
+    if given is None:
+        return None
+    path = Path(given).expanduser() if isinstance(given, str) and given and "\0" not in given else None
+    if path is None or not path.is_absolute():
+        raise JsonRpcInvalidParams(message=f"`folder` must be an absolute path, got {given!r}"[:200])
+    return path
 
 
 def _range(data: Any) -> lsp.Range:
