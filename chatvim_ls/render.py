@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .chat import Message
+from .chat import Chat, Message
 from .settings import Delimiters
 
 
@@ -62,6 +62,21 @@ def new_chat(delimiters: Delimiters, model: str | None, excerpt: Excerpt | None 
         char = "~" if "`" in info else "`"  # a backtick fence's info may hold none
         fence = char * max(3, _longest_run(code, char) + 1)
         text += f"{fence}{info}\n{code}{fence}\n\n"
+    return text + "\n", text.count("\n")
+
+
+def forked_chat(lines: list[str], chat: Chat, line: int, delimiters: Delimiters) -> tuple[str, int]:
+    """A new chat holding `chat` (whose lines, with their breaks, are `lines`)
+    up to the end of the turn at `line`, front matter and all, and the line
+    the cursor goes to: the end of that turn when it is a question (to ask
+    it another way), else a new empty question after it."""
+    turn = next((t for t in chat.turns if t.start_line <= line <= t.end_line), None)
+    front_end = chat.front_matter.end_line if chat.front_matter else -1
+    end = front_end if turn is None else turn.end_line  # (in the front matter: the settings and a first question)
+    text = "".join(lines[: end + 1]).rstrip(" \t\r\n")
+    if turn is not None and turn.role == "user" and turn.content:
+        return text + "\n", text.count("\n")
+    text = (text + "\n\n" if text else "") + f"{delimiters.user}\n\n"
     return text + "\n", text.count("\n")
 
 

@@ -580,3 +580,13 @@ def test_the_code_lens_above_the_question(nvim: pynvim.Nvim, home: Path) -> None
     lenses = "return vim.tbl_map(function(l) return { l.range.start.line, l.command and l.command.title } end, vim.lsp.codelens.get(0))"
     eventually(lambda: lua(nvim, lenses))
     assert lua(nvim, lenses) == [[17, "Complete"]]
+
+
+def test_fork_opens_a_new_chat_up_to_the_turn_under_the_cursor(nvim: pynvim.Nvim, home: Path) -> None:
+    open_chat(nvim, home, FEATURES_CHAT)
+    nvim.current.window.cursor = (16, 0)  # on the answer, "Code."
+    nvim.command("ChatvimFork")
+    eventually(lambda: nvim.current.buffer.name.endswith("chat-fork.md"))
+    assert nvim.current.buffer[:] == FEATURES_CHAT.split("\n")  # (it ends with that answer) and an empty question
+    assert tuple(nvim.current.window.cursor) == (20, 0)
+    assert (home / "chats" / "chat.md").read_text() == FEATURES_CHAT

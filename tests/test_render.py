@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from chatvim_ls.chat import Message, parse_chat
-from chatvim_ls.render import Excerpt, answer_closing, answer_opening, new_chat, render_chat
+from chatvim_ls.render import Excerpt, answer_closing, answer_opening, forked_chat, new_chat, render_chat
 from chatvim_ls.settings import Settings
+from chatvim_ls.textdoc import split_keeping_ends
 
 DEFAULTS = Settings().delimiters
 
@@ -62,3 +63,23 @@ def test_a_new_chat_quotes_its_model_and_fences_any_selection() -> None:
     chat = parse_chat(text)
     assert chat.settings.model == 'gp"t' and [t.role for t in chat.turns] == ["user"] and chat.problems == []
     assert text.split("\n")[line] == "" and line == len(text.split("\n")) - 2
+
+
+FORKED = (
+    '+++\nmodel = "m"\n+++\n# === USER ===\n\nQ1\n\n# === ASSISTANT ===\n\nA1\n\n'
+    "# === USER ===\n\nQ2\n\n# === ASSISTANT ===\n\nA2\n\n# === USER ===\n\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("line", "ends_with", "cursor_text"),
+    [
+        (5, "# === USER ===\n\nQ1\n", "Q1"),  # a question: to ask it another way
+        (9, "A1\n\n# === USER ===\n\n\n", ""),  # an answer: a new question after it
+        (1, "+++\n\n# === USER ===\n\n\n", ""),  # the settings: a first question
+    ],
+)
+def test_a_fork_holds_the_chat_up_to_the_turn_at_the_line(line: int, ends_with: str, cursor_text: str) -> None:
+    text, cursor = forked_chat(split_keeping_ends(FORKED), parse_chat(FORKED), line, Settings().delimiters)
+    assert text.startswith('+++\nmodel = "m"\n+++\n') and text.endswith(ends_with)
+    assert text.split("\n")[cursor] == cursor_text and "A2" not in text

@@ -215,3 +215,22 @@ async def test_in_a_chat_the_selection_action_comes_only_with_a_selection(
     selection = lsp.Range(start=lsp.Position(line=6, character=0), end=lsp.Position(line=6, character=4))
     titles = [a.title for a in await actions_at(client, editor, selection)]
     assert titles == ["Chatvim: complete", "Chatvim: ask about this selection"]
+
+
+async def test_a_fork_is_a_new_chat_beside_this_one_up_to_the_turn(client: EditorClient, fake: FakeProvider) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="chatvim-fork-"))
+    text = QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n# === USER ===\n\nAnd 2 + 2?\n"
+    editor = EditorCopy(client, (folder / "maths.md").as_uri(), text)
+    editor.open()
+    command = lsp.ExecuteCommandParams(command="chatvim.fork", arguments=[editor.uri, 10])  # on "Two."
+    first = await client.workspace_execute_command_async(command)
+    second = await client.workspace_execute_command_async(command)
+    assert (Path(first["path"]).name, Path(second["path"]).name) == ("maths-fork.md", "maths-fork-2.md")
+    forked = Path(first["path"]).read_text()
+    assert forked == QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n# === USER ===\n\n\n"
+    assert first["line"] == forked.count("\n") - 1
+    assert editor.text == text  # the chat itself as it was
+    window = client.preset_capabilities().window
+    if window and window.show_document and window.show_document.support:
+        await wait_until(lambda: len(client.shown_documents) == 2)
+        assert client.shown_documents[0].uri == first["uri"]

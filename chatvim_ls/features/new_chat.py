@@ -1,5 +1,8 @@
-"""Chats started from anywhere: `chatvim.new [options]`, and the code action
-"Chatvim: ask about this selection" (in any file, with a selection made).
+"""Chats started from anywhere: `chatvim.new [options]`, the code action
+"Chatvim: ask about this selection" (in any file, with a selection made),
+and `chatvim.fork [uri, line]`: a new chat beside this one (`NAME-fork.md`)
+holding the conversation up to the turn at `line`, to try another direction
+without losing this one.
 
 The new chat is a file of its own, written into the `new_chats` folder
 (default ~/.local/share/chatvim/chats, a chat folder too), named by the time:
@@ -26,14 +29,15 @@ from pygls.exceptions import JsonRpcInvalidParams
 
 from ..config import ConfigError
 from ..problems import ChatvimError
-from ..render import Excerpt, new_chat
+from ..render import Excerpt, forked_chat, new_chat
 from ..textdoc import TextDocument
-from .documents import file_path
+from .documents import file_path, short_name
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
 
 NEW = "chatvim.new"
+FORK = "chatvim.fork"
 CONVERTER = get_converter()
 
 
@@ -56,11 +60,11 @@ def excerpt(doc: TextDocument, selection: lsp.Range, home: Path, root: Path | No
     return Excerpt(label, doc.language_id if doc.language_id != "plaintext" else "", doc.text_between(start, end))
 
 
-def write_new_chat(folder: Path, text: str, now: datetime.datetime) -> Path:
-    """Write `text` into a new file in `folder`, named by `now`; never over another."""
+def write_new_chat(folder: Path, stem: str, text: str) -> Path:
+    """Write `text` into a new file in `folder`: `stem.md`, else `stem-2.md`
+    and so on; never over another file."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        stem = now.strftime("chat-%Y-%m-%d-%H-%M-%S")
         for number in range(1, 100):
             path = folder / (f"{stem}.md" if number == 1 else f"{stem}-{number}.md")
             try:
@@ -72,7 +76,7 @@ def write_new_chat(folder: Path, text: str, now: datetime.datetime) -> Path:
     except (OSError, ValueError) as exc:  # (ValueError: a NUL in the name)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CannotCreate(f"cannot write a new chat in {folder}: {reason}; set `new_chats`") from None
-    raise CannotCreate(f"cannot write a new chat in {folder}: too many chats this second")
+    raise CannotCreate(f"cannot write a new chat in {folder}: {stem}.md to {stem}-99.md are taken")
 
 
 def _options(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -95,11 +99,35 @@ def register(server: ChatvimServer) -> None:
             selection = excerpt(doc, chosen, home, _root(server))
         model = options.get("model") if isinstance(options.get("model"), str) else None
         text, line = new_chat(config.settings.delimiters, model, selection)
-        path = write_new_chat(folder or config.options.new_chats_folder(os.environ), text, datetime.datetime.now())
-        uri = path.as_uri()
-        if options.get("show", True):
-            await _show(server, uri, line, path)
-        return {"uri": uri, "path": str(path), "line": line}
+        stem = datetime.datetime.now().strftime("chat-%Y-%m-%d-%H-%M-%S")
+        path = write_new_chat(folder or config.options.new_chats_folder(os.environ), stem, text)
+        return await _shown(server, path, line, show=options.get("show", True) is not False)
+
+    async def fork(uri: str, line: int) -> dict[str, Any]:
+        parsed = server.documents.parsed(uri)
+        if parsed is None:
+            raise CannotCreate(f"{short_name(uri)} is not a chat open in the editor: open it first")
+        delimiters = parsed.chat.settings.over(server.settings.chat_defaults()).delimiters
+        text, cursor = forked_chat(parsed.doc.lines, parsed.chat, line, delimiters)
+        source = file_path(uri)
+        if source is not None:
+            path = write_new_chat(source.parent, f"{source.stem}-fork", text)
+        else:
+            folder = server.settings.global_config().options.new_chats_folder(os.environ)
+            path = write_new_chat(folder, datetime.datetime.now().strftime("chat-%Y-%m-%d-%H-%M-%S-fork"), text)
+        return await _shown(server, path, cursor, show=True)
+
+    @server.command(FORK)
+    async def fork_command(*args: Any) -> dict[str, Any]:
+        if len(args) != 2 or not isinstance(args[0], str) or not isinstance(args[1], int) or isinstance(args[1], bool):
+            raise JsonRpcInvalidParams(message=f"expected the arguments [uri, line], got {list(args)!r}"[:200])
+        try:
+            return await fork(args[0], args[1])
+        except (CannotCreate, ConfigError) as exc:
+            server.show(exc.short, error=True)
+            return {"created": False, "reason": exc.short}
+        finally:
+            server.command_answered()
 
     @server.command(NEW)
     async def new(*args: Any) -> dict[str, Any]:
@@ -149,11 +177,14 @@ def _root(server: ChatvimServer) -> Path | None:
     return file_path(first.uri) if first is not None else None
 
 
-async def _show(server: ChatvimServer, uri: str, line: int, path: Path) -> None:
+async def _shown(server: ChatvimServer, path: Path, line: int, *, show: bool) -> dict[str, Any]:
+    """Ask the editor to show the new chat at `line` (where it cannot, say where it is): the command's answer."""
+    uri = path.as_uri()
     window = server.client_capabilities.window
-    if not (window and window.show_document and window.show_document.support):
+    if show and not (window and window.show_document and window.show_document.support):
         server.tell(f"new chat: {path}")
-        return
-    cursor = lsp.Range(start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0))
-    params = lsp.ShowDocumentParams(uri=uri, take_focus=True, selection=cursor)
-    await server.answer_to(server.window_show_document_async(params), "a new chat to show")
+    elif show:
+        cursor = lsp.Range(start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0))
+        params = lsp.ShowDocumentParams(uri=uri, take_focus=True, selection=cursor)
+        await server.answer_to(server.window_show_document_async(params), "a new chat to show")
+    return {"uri": uri, "path": str(path), "line": line}

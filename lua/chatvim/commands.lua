@@ -1,4 +1,4 @@
---- :ChatvimComplete, :ChatvimStop, :ChatvimNew and the optional keymaps.
+--- :ChatvimComplete, :ChatvimStop, :ChatvimNew, :ChatvimFork and the optional keymaps.
 local lsp = require('chatvim.lsp')
 local server = require('chatvim.server')
 local streams = require('chatvim.streams')
@@ -61,8 +61,9 @@ end
 ---@param command string
 ---@param bufnr integer
 ---@param on_refused? fun()
-local function run(client, command, bufnr, on_refused)
-  local params = { command = command, arguments = { vim.uri_from_bufnr(bufnr) } }
+---@param more? any[] arguments after the buffer's URI
+local function run(client, command, bufnr, on_refused, more)
+  local params = { command = command, arguments = { vim.uri_from_bufnr(bufnr), unpack(more or {}) } }
   local function handler(err, result)
     -- A refusal comes as `{ started = false }`; the server has said why, once
     -- (window/showMessage). An error answer means a bad request: say it.
@@ -97,6 +98,15 @@ function M.stop()
   local client = client_or_say_why(bufnr)
   if client then
     run(client, 'chatvim.stop', bufnr)
+  end
+end
+
+--- A new chat beside this one, holding it up to the turn under the cursor.
+function M.fork()
+  local bufnr = vim.api.nvim_get_current_buf()
+  local client = client_or_say_why(bufnr)
+  if client then
+    run(client, 'chatvim.fork', bufnr, nil, { vim.api.nvim_win_get_cursor(0)[1] - 1 })
   end
 end
 
@@ -157,12 +167,14 @@ local ACTIONS = {
   complete = M.complete,
   stop = M.stop,
   new = M.new,
+  fork = M.fork,
 }
 
 --- Create the user commands (the plugin does it at startup; no setup needed).
 function M.create()
   vim.api.nvim_create_user_command('ChatvimComplete', M.complete, { desc = 'Stream the answer into this chat' })
   vim.api.nvim_create_user_command('ChatvimStop', M.stop, { desc = 'Stop the answer streaming into this chat' })
+  vim.api.nvim_create_user_command('ChatvimFork', M.fork, { desc = 'A new chat, this one up to the turn here' })
   vim.api.nvim_create_user_command('ChatvimNew', function(args)
     M.new(args.fargs[1])
   end, {
@@ -174,7 +186,7 @@ function M.create()
   })
 end
 
---- Install keymaps: chatvim's set for `true`, or `{ lhs = 'complete'|'stop'|'new [where]' }`.
+--- Install keymaps: chatvim's set for `true`, or `{ lhs = 'complete'|'stop'|'new [where]'|'fork' }`.
 ---@param keymaps boolean|table<string, string>
 function M.map(keymaps)
   if not keymaps then
@@ -185,7 +197,7 @@ function M.map(keymaps)
     local name, arg = action:match('^(%S+)%s*(%S*)$')
     local fn = ACTIONS[name]
     if not fn then
-      notify(('keymap %s: unknown action %q (complete, stop, new)'):format(lhs, action))
+      notify(('keymap %s: unknown action %q (complete, stop, new, fork)'):format(lhs, action))
     else
       vim.keymap.set('n', lhs, function()
         fn(arg ~= '' and arg or nil)

@@ -37,6 +37,9 @@ end
 M.new = function(where)
   require('chatvim.commands').new(where)
 end
+M.fork = function()
+  require('chatvim.commands').fork()
+end
 
 --- For statuslines: spinner, model or tokens while the current buffer
 --- streams an answer, "" otherwise.
