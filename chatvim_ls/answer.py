@@ -84,6 +84,7 @@ class Answer:
         self._replied_at = 0.0  # when the editor last answered an edit: the waits below count from it
         self._last_user_change = -REPAIR_PAUSE
         self._started = time.monotonic()
+        self._ended = 0.0  # when `cost` was first asked for
         self._last_report = 0.0
 
     # -- control from the server -----------------------------------------------
@@ -257,13 +258,24 @@ class Answer:
             return self.error or "failed"
         if self.outcome is not Outcome.DONE:
             return self.outcome.value if self.outcome else "ended"
-        tokens = self.usage.completion_tokens if self.usage and self.usage.completion_tokens else self.tokens
-        summary = f"{tokens} tokens · {time.monotonic() - self._started:.1f} s"
+        summary = self.cost()
         if self.finish_reason is None:
             summary += " · cut off"
         elif self.finish_reason == "length":
             summary += " · hit max_tokens"
         return summary
+
+    def cost(self) -> str:
+        """What the answer took: tokens out, time, tokens in and money where the provider said."""
+        self._ended = self._ended or time.monotonic()
+        usage = self.usage
+        tokens = usage.completion_tokens if usage and usage.completion_tokens else self.tokens
+        cost = f"{tokens} tokens · {self._ended - self._started:.1f} s"
+        if usage and usage.prompt_tokens:
+            cost += f" · {usage.prompt_tokens} in"
+        if usage and usage.cost is not None:
+            cost += f" · ${usage.cost:.4f}"
+        return cost
 
     def _tell_user(self) -> None:
         if self.outcome is Outcome.FAILED and self.error:

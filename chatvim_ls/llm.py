@@ -226,8 +226,10 @@ def _events(chunk: Any) -> list[Event]:
         if getattr(choice, "finish_reason", None):
             events.append(Finish(choice.finish_reason))
     if usage is not None:
-        cost = (getattr(usage, "model_extra", None) or {}).get("cost")
-        events.append(Usage(usage.completion_tokens, usage.prompt_tokens, cost if isinstance(cost, float) else None))
+        cost = (getattr(usage, "model_extra", None) or {}).get("cost")  # OpenRouter's, in dollars
+        if not isinstance(cost, (int, float)) or isinstance(cost, bool):
+            cost = None
+        events.append(Usage(usage.completion_tokens, usage.prompt_tokens, None if cost is None else float(cost)))
     return events
 
 

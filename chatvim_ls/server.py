@@ -32,6 +32,7 @@ from .features import (
     code_lens,
     completion,
     configuration,
+    costs,
     diagnostics,
     documents,
     folding,
@@ -133,7 +134,7 @@ class ChatvimServer(LanguageServer):
         return await asyncio.shield(reply)
 
 
-FEATURES = (configuration, answering, new_chat, diagnostics, symbols, folding, completion, hover, code_lens)
+FEATURES = (configuration, answering, new_chat, diagnostics, symbols, folding, completion, hover, code_lens, costs)
 
 
 def create_server() -> ChatvimServer:

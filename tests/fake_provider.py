@@ -53,7 +53,8 @@ class Scenario:
 
     @staticmethod
     def text(pieces: list[str], *, delay: float = 0.0, finish: str | None = "stop", usage: bool = True,
-             **options: Any) -> Scenario:  # fmt: skip
+             cost: float | None = None, **options: Any) -> Scenario:  # fmt: skip
+        """`cost`: dollars in the usage, as OpenRouter reports them."""
         events = [_chunk({"role": "assistant", "content": ""})]
         events += [_chunk({"content": piece}) for piece in pieces]
         if finish is not None:
@@ -61,7 +62,8 @@ class Scenario:
         if usage:
             events.append(json.dumps({"id": "x", "object": "chat.completion.chunk", "choices": [],
                                       "usage": {"prompt_tokens": 5, "completion_tokens": len(pieces),
-                                                "total_tokens": 5 + len(pieces)}}))  # fmt: skip
+                                                "total_tokens": 5 + len(pieces),
+                                                **({"cost": cost} if cost is not None else {})}}))  # fmt: skip
         return Scenario(events=events, delay=delay, **options)
 
     @staticmethod

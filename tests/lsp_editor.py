@@ -49,7 +49,7 @@ def written(answer: str) -> str:
 class EditorClient(LanguageClient):
     """pytest-lsp's test client playing an editor of `preset` (pytest-lsp's
     capabilities): it holds the documents it has open (`editors`), applies
-    the server's edits to them, and counts the server's code lens refreshes
+    the server's edits to them, and counts the server's code lens and inlay hint refreshes
     (pytest-lsp's own client keeps messages, diagnostics, shown documents)."""
 
     def __init__(self, preset: str = "neovim@0.11") -> None:
@@ -59,6 +59,7 @@ class EditorClient(LanguageClient):
         self.editors: dict[str, EditorCopy] = {}
         self.position_encoding: str = "utf-16"
         self.code_lens_refreshes = 0
+        self.inlay_hint_refreshes = 0
         self.shut_down = False  # a test shut the server down itself
 
         @self.feature(lsp.WORKSPACE_APPLY_EDIT)
@@ -74,6 +75,10 @@ class EditorClient(LanguageClient):
         @self.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
         def refresh_code_lenses(params: None) -> None:
             self.code_lens_refreshes += 1
+
+        @self.feature(lsp.WORKSPACE_INLAY_HINT_REFRESH)
+        def refresh_inlay_hints(params: None) -> None:
+            self.inlay_hint_refreshes += 1
 
     def preset_capabilities(self) -> lsp.ClientCapabilities:
         return client_capabilities(self.preset)

@@ -21,6 +21,7 @@ from .lsp_editor import (
     diagnostics_when,
     ended,
     open_chat,
+    progress_of,
     wait_until,
 )
 
@@ -234,3 +235,30 @@ async def test_a_fork_is_a_new_chat_beside_this_one_up_to_the_turn(client: Edito
     if window and window.show_document and window.show_document.support:
         await wait_until(lambda: len(client.shown_documents) == 2)
         assert client.shown_documents[0].uri == first["uri"]
+
+
+async def inlay_hints(client: EditorClient, editor: EditorCopy) -> list[tuple[int, str]]:
+    whole = lsp.Range(start=lsp.Position(line=0, character=0), end=lsp.Position(line=1000, character=0))
+    found = await client.text_document_inlay_hint_async(lsp.InlayHintParams(text_document=here(editor), range=whole))
+    return [(h.position.line, str(h.label)) for h in found or []]
+
+
+async def test_what_an_answer_cost_is_a_hint_after_its_delimiter(client: EditorClient, fake: FakeProvider) -> None:
+    fake.scenarios["m"] = Scenario.text(["Two", "."], cost=0.00213)
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    end = progress_of(client)[-1]
+    assert isinstance(end, lsp.WorkDoneProgressEnd) and end.message is not None
+    assert end.message.startswith("2 tokens · ") and end.message.endswith(" s · 5 in · $0.0021")
+    delimiter = editor.text.split("\n").index("# === ASSISTANT ===")
+    ((line, label),) = await inlay_hints(client, editor)
+    assert (line, label) == (delimiter, end.message) and "$0.0021" not in editor.text
+    caps = client.preset_capabilities().workspace
+    refreshes = bool(caps and caps.inlay_hint and caps.inlay_hint.refresh_support)
+    await wait_until(lambda: client.inlay_hint_refreshes == int(refreshes))
+    editor.type(0, "a note above\n")  # the hint moves with its line
+    assert await inlay_hints(client, editor) == [(delimiter + 1, end.message)]
+    at = editor.text.index("# === ASSISTANT ===")
+    editor.type(at + 2, "x")  # the delimiter line itself changed: the hint goes
+    assert await inlay_hints(client, editor) == []

@@ -59,6 +59,7 @@ class Answers(Listener):
         self.starting: dict[str, bool] = {}  # uri -> stop asked for, while it waits for settings
         self.requests: dict[Any, str] = {}  # complete request id -> uri
         self.runs: set[asyncio.Task[None]] = set()
+        self.last: dict[str, Answer] = {}  # uri -> the answer that ended last there
         server.documents.listeners.append(self)
 
     def streaming(self, uri: str) -> bool:
@@ -114,6 +115,7 @@ class Answers(Listener):
     def _forget(self, uri: str, answer: Answer, request_id: Any, task: asyncio.Task[None]) -> None:
         if self.by_uri.get(uri) is answer:
             del self.by_uri[uri]
+            self.last[uri] = answer
             self.server.documents.take_changes(uri, None)
         self.requests.pop(request_id, None)
         self.runs.discard(task)
@@ -134,6 +136,7 @@ class Answers(Listener):
         return uri is not None and self.stop(uri) > 0
 
     def closed(self, uri: str) -> None:
+        self.last.pop(uri, None)
         answer = self.by_uri.get(uri)
         if answer is not None:
             answer.stop(Outcome.CLOSED)
