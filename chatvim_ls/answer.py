@@ -29,6 +29,7 @@ from typing import Protocol
 from .llm import Event, Finish, ProviderError, Reasoning, Text, Usage
 from .problems import ChatvimError
 from .providers import MissingKey
+from .render import THINKING_AFTER, THINKING_BEFORE
 from .stream import AnswerWriter, Edit
 from .textdoc import Change, TextDocument
 
@@ -65,12 +66,14 @@ class Outcome(Enum):
 
 class Answer:
     def __init__(self, writer: AnswerWriter, editor: Editor, events: Callable[[], AsyncGenerator[Event, None]],
-                 *, model: str, provider: str) -> None:  # fmt: skip
+                 *, model: str, provider: str, show_reasoning: bool = False) -> None:  # fmt: skip
         self.writer = writer
         self.editor = editor
         self.events = events
         self.model = model
         self.provider = provider
+        self.show_reasoning = show_reasoning  # the model's thinking goes into a Thinking block before the answer
+        self._thinking = False  # ...and that block is open
         self.outcome: Outcome | None = None
         self.error: str | None = None
         self.tokens = 0
@@ -132,6 +135,7 @@ class Answer:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writing
         else:
+            self._end_thinking()
             self.writer.finish()
             self._wake.set()
             try:
@@ -166,15 +170,25 @@ class Answer:
     def _on_event(self, event: Event) -> None:
         if isinstance(event, Text):
             self.tokens += 1
+            self._end_thinking()
             self.writer.add(event.text)
             self._wake.set()
             self._maybe_report(f"{self.tokens} tokens · {self._rate():.0f}/s")
         elif isinstance(event, Reasoning):
+            if self.show_reasoning:
+                self.writer.add(event.text if self._thinking else THINKING_BEFORE + event.text.lstrip())
+                self._thinking = True
+                self._wake.set()
             self._maybe_report("thinking…")
         elif isinstance(event, Usage):
             self.usage = event
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
+
+    def _end_thinking(self) -> None:
+        if self._thinking:
+            self._thinking = False
+            self.writer.add(THINKING_AFTER)
 
     async def _write(self) -> None:
         writer = self.writer

@@ -27,6 +27,11 @@ from .settings import NEVER_FROM_DOCUMENT, Delimiters, KeyLocation, Settings, ch
 from .textdoc import LINE_BREAK, split_lines
 
 BOM = "\ufeff"
+THINKING_OPEN = "<details><summary>Thinking</summary>"  # an answer's first line, with `reasoning = "show"`
+THINKING_CLOSE = "</details>"
+_THINKING = re.compile(
+    rf"{re.escape(THINKING_OPEN)}.*?(?:\r\n|\r|\n){re.escape(THINKING_CLOSE)}[ \t]*(?:(?:\r\n|\r|\n)\s*|$)", re.S
+)
 _FENCE_OPENER = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
 _FENCE_CLOSER = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
 _FENCE_STARTS = frozenset(" `~")
@@ -92,8 +97,12 @@ class Chat:
 
     @property
     def messages(self) -> list[Message]:
-        """The turns that are sent: every non-empty one, in order."""
-        return [Message(t.role, t.content) for t in self.turns if t.content]
+        """The turns that are sent: every non-empty one, in order; an answer
+        without the model's thinking (`THINKING_OPEN`), which is never sent back."""
+        sent = [
+            Message(t.role, without_thinking(t.content) if t.role == "assistant" else t.content) for t in self.turns
+        ]
+        return [m for m in sent if m.content]
 
 
 def parse_chat(
@@ -133,6 +142,11 @@ def parse_chat(
     turns = _turns(texts, endings, body_start, found)
     problems += [unclosed_fence(texts[line], line) for line in unclosed]
     return Chat(settings, turns, problems, front, extra, blocks)
+
+
+def without_thinking(content: str) -> str:
+    """An answer's text without the Thinking block it starts with, if any."""
+    return _THINKING.sub("", content, count=1) if content.startswith(THINKING_OPEN) else content
 
 
 def parse_head(lines: Sequence[str], defaults: Settings | None = None) -> Chat:

@@ -94,6 +94,8 @@ def _values(key: str, config: GlobalConfig) -> list[tuple[str, str]]:
         return list(found.items())
     if key == "reasoning_effort":
         return [(level, "reasoning level") for level in KNOWN_REASONING_EFFORTS]
+    if key == "reasoning":
+        return [("show", "the thinking, in a folded block before the answer"), ("hide", "none of it (the default)")]
     return []
 
 

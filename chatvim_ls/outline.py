@@ -4,7 +4,8 @@ chat (`chat.Chat`); pure, no LSP.
 - Sections: one for the front matter ("settings") and one per turn, named
   by its role and first words, spanning the turn's lines (its delimiter line
   is where the editor puts the cursor).
-- Folds: the front matter, each turn, and each closed code block; a fold
+- Folds: the front matter, each turn, each closed code block, and an
+  answer's Thinking block (`reasoning = "show"`); a fold
   ends on the last line that is not blank, so a folded turn keeps the blank
   line before the next delimiter in view.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .chat import Chat
+from .chat import THINKING_CLOSE, THINKING_OPEN, Chat, Turn
 
 NAME_WIDTH = 48  # characters of a turn's first words in its name
 
@@ -29,7 +30,7 @@ class Section:
 
 @dataclass(frozen=True)
 class Fold:
-    kind: str  # "settings", "turn" or "code"
+    kind: str  # "settings", "turn", "code" or "thinking"
     first_line: int
     last_line: int
 
@@ -57,7 +58,19 @@ def folds(chat: Chat, lines: list[str]) -> list[Fold]:
         if last > turn.start_line:
             found.append(Fold("turn", turn.start_line, last))
     found += [Fold("code", first, last) for first, last in chat.code_blocks]
+    found += [Fold("thinking", *block) for turn in chat.turns if (block := _thinking_block(lines, turn)) is not None]
     return sorted(found, key=lambda f: (f.first_line, -f.last_line))
+
+
+def _thinking_block(lines: list[str], turn: Turn) -> tuple[int, int] | None:
+    """The lines of the Thinking block an answer starts with (`reasoning = "show"`)."""
+    if turn.role != "assistant":
+        return None
+    first = next((i for i in range(turn.start_line + 1, turn.end_line + 1) if lines[i].strip()), None)
+    if first is None or lines[first].strip() != THINKING_OPEN:
+        return None
+    last = next((i for i in range(first + 1, turn.end_line + 1) if lines[i].strip() == THINKING_CLOSE), None)
+    return (first, last) if last is not None else None
 
 
 def last_question(chat: Chat) -> int | None:

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .chat import Chat, Message
+from .chat import THINKING_CLOSE, THINKING_OPEN, Chat, Message
 from .settings import Delimiters
 
 
@@ -48,6 +48,11 @@ class Excerpt:
     label: str  # the file's path, as the user knows it
     language: str  # the editor's language id, or ""
     text: str
+
+
+#: Around the model's thinking, with `reasoning = "show"` (a block any markdown viewer folds).
+THINKING_BEFORE = f"{THINKING_OPEN}\n\n"
+THINKING_AFTER = f"\n\n{THINKING_CLOSE}\n\n"
 
 
 def new_chat(delimiters: Delimiters, model: str | None, excerpt: Excerpt | None = None) -> tuple[str, int]:

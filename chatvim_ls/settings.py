@@ -44,6 +44,7 @@ class Settings:
     system_delimiter: str | None = None
     delimiter_prefix: str | None = None
     delimiter_suffix: str | None = None
+    reasoning: str | None = None  # "show" (a Thinking block before the answer) or "hide" (the default)
 
     def over(self, base: Settings) -> Settings:
         """These settings, with `base` filling what is not set here."""
@@ -130,6 +131,15 @@ def _stop(v: Any) -> str | None:
     return f"`stop` must be text or a list of texts, got {_shown(v)}"
 
 
+def _one_of(key: str, choices: tuple[str, ...]) -> Check:
+    def check(v: Any) -> str | None:
+        if v in choices:
+            return None
+        return f"`{key}` must be " + " or ".join(f'"{c}"' for c in choices) + f", got {_shown(v)}"
+
+    return check
+
+
 def _delimiter(key: str) -> Check:
     def check(v: Any) -> str | None:
         if not isinstance(v, str) or not v.strip() or "\n" in v or "\r" in v:
@@ -184,6 +194,8 @@ SETTINGS: dict[str, SettingSpec] = {
                                     "how hard a reasoning model thinks: minimal, low, medium or high"),
     "seed": SettingSpec("seed", _integer("seed"), "whole number", "asks the provider for repeatable sampling"),
     "stop": SettingSpec("stop", _stop, "text or list of texts", "the answer ends where one of these would come"),
+    "reasoning": SettingSpec("reasoning", _one_of("reasoning", ("show", "hide")), '"show" or "hide"',
+                             "show: the model's thinking streams into a folded block before the answer"),
     "userDelimiter": SettingSpec("user_delimiter", _delimiter("userDelimiter"), "one line of text",
                                  f"the line that starts your turns (default {DEFAULT_USER_DELIMITER})"),
     "assistantDelimiter": SettingSpec("assistant_delimiter", _delimiter("assistantDelimiter"), "one line of text",

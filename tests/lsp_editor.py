@@ -244,13 +244,13 @@ class EditorCopy:
 # -- helpers for the tests ------------------------------------------------------------
 
 
-def fixture_text(name: str) -> str:
-    """The answer text a recorded stream carries."""
+def fixture_text(name: str, field: str = "content") -> str:
+    """The answer text a recorded stream carries (or, `reasoning_content`, its thinking)."""
     text = ""
     for line in (FIXTURES / name).read_text().splitlines():
         if line.startswith("data: {"):
             for choice in json.loads(line[6:])["choices"]:
-                content = choice["delta"].get("content") or ""
+                content = choice["delta"].get(field) or ""
                 if isinstance(content, list):
                     content = "".join(part.get("text", "") for part in content if part.get("type") == "text")
                 text += content

@@ -20,8 +20,10 @@ from .lsp_editor import (
     complete,
     diagnostics_when,
     ended,
+    fixture_text,
     open_chat,
     progress_of,
+    streams_ended,
     wait_until,
 )
 
@@ -262,3 +264,28 @@ async def test_what_an_answer_cost_is_a_hint_after_its_delimiter(client: EditorC
     at = editor.text.index("# === ASSISTANT ===")
     editor.type(at + 2, "x")  # the delimiter line itself changed: the hint goes
     assert await inlay_hints(client, editor) == []
+
+
+async def test_reasoning_shown_goes_in_a_folded_block_and_is_never_sent_back(
+    client: EditorClient, fake: FakeProvider
+) -> None:
+    fake.scenarios["m"] = [Scenario.replay("deepseek_streaming.txt"), Scenario.text(["ok"])]
+    editor = open_chat(client, QUESTION.replace("+++\n# ===", 'reasoning = "show"\n+++\n# ===', 1))
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    thinking, answer = (
+        fixture_text("deepseek_streaming.txt", "reasoning_content"),
+        fixture_text("deepseek_streaming.txt"),
+    )
+    written = (
+        f"# === ASSISTANT ===\n\n<details><summary>Thinking</summary>\n\n{thinking.lstrip()}\n\n</details>\n\n{answer}"
+    )
+    assert written in editor.text
+    start = editor.text.split("\n").index("<details><summary>Thinking</summary>")
+    folds = await client.text_document_folding_range_async(lsp.FoldingRangeParams(text_document=here(editor)))
+    assert any(f.start_line == start and f.kind == lsp.FoldingRangeKind.Comment for f in folds or [])
+    editor.type(len(editor.text), "And then?\n")
+    await complete(client, editor)
+    await wait_until(lambda: streams_ended(client) == 2 and closing_written(editor))
+    sent = fake.requests[1].body["messages"]
+    assert sent[1] == {"role": "assistant", "content": answer.strip()} and "Thinking" not in str(sent)

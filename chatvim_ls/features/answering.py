@@ -101,7 +101,7 @@ class Answers(Listener):
         )  # fmt: skip
         answer = Answer(
             writer, LspEditor(server, uri), lambda: _events(request, provider, options), model=request.model,
-            provider=request.provider,
+            provider=request.provider, show_reasoning=chat.settings.over(config.settings).reasoning == "show",
         )  # fmt: skip
         self.by_uri[uri] = answer
         server.documents.take_changes(uri, answer)

@@ -1,5 +1,5 @@
 """Folds of a chat (`textDocument/foldingRange`): the settings, each turn,
-each closed code block (`outline.folds`). Documents that are not chats
+each closed code block, each Thinking block (`outline.folds`). Documents that are not chats
 have none.
 """
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..server import ChatvimServer
 
 _KINDS = {"settings": lsp.FoldingRangeKind.Imports, "turn": lsp.FoldingRangeKind.Region,
-          "code": lsp.FoldingRangeKind.Region}  # fmt: skip
+          "code": lsp.FoldingRangeKind.Region, "thinking": lsp.FoldingRangeKind.Comment}  # fmt: skip
 
 
 def register(server: ChatvimServer) -> None:
