@@ -23,6 +23,7 @@ GOOD = {
     "systemDelimiter": '"## sys"',
     "delimiterPrefix": '"\\n"',
     "delimiterSuffix": '"\\n\\n\\n"',
+    "reasoning": '"show"',
 }
 
 
@@ -60,6 +61,7 @@ BAD = [
     ("delimiterPrefix", '"--"'),
     ("delimiterPrefix", '" \\n"'),
     ("delimiterSuffix", "2"),
+    ("reasoning", '"shown"'),
 ]
 
 
