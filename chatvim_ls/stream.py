@@ -47,6 +47,9 @@ for many changes. So the rules are:
   if the user typed again in that instant; so the server holds repairs back
   while the user is typing (`hold_repairs`) and sends them in the next
   pause, each alone.
+- Regenerating, the old answer is taken out by a deletion sent like a
+  repair, first, once the new answer's first text is here: a stop or a
+  failure before then leaves the old answer as it was.
 - The answer is done when every edit is answered and echoed, or the server
   stops waiting for late echoes (`trust_unconfirmed`): the editor said it
   applied them, and its late report is then an ordinary change.
@@ -95,8 +98,8 @@ class Edit:
 
 
 class AnswerWriter:
-    def __init__(self, doc: TextDocument, delimiters: Delimiters, *, whole_lines: bool = False,
-                 versioned: bool = True, trust_replies: bool = False) -> None:  # fmt: skip
+    def __init__(self, doc: TextDocument, delimiters: Delimiters, *, whole_lines: bool = False, versioned: bool = True,
+                 trust_replies: bool = False, replacing: Change | None = None) -> None:  # fmt: skip
         self.doc = doc
         self.delimiters = delimiters
         self.whole_lines = whole_lines
@@ -111,6 +114,9 @@ class AnswerWriter:
         self.closed = False
         self.sent: list[_Sent] = []  # in the order sent; gone once answered and echoed
         self.repairs: list[Change] = []
+        # An old answer to take out (regenerate): a deletion sent as the first edit once the new
+        # answer's first text is here (so a failure before it leaves the old one); as a repair.
+        self.replacing: list[Change] = [replacing] if replacing is not None else []
         self.step = 1  # learned: how much the editor's version grows per edit applied
         self.applies_late: bool | None = None  # learned: does the client apply stale edits after all?
         self.waiting_for_change = False
@@ -133,8 +139,10 @@ class AnswerWriter:
 
     def finish(self) -> None:
         """No more answer text will come: write the closing block, if an
-        answer was started."""
+        answer was started (and keep an old answer if none was)."""
         self.finishing = True
+        if not self.pending:
+            self.replacing.clear()
 
     @property
     def started(self) -> bool:
@@ -188,6 +196,8 @@ class AnswerWriter:
             return None
         if any(s.answered is None or s.repair is not None for s in self.sent):
             return None  # one unanswered at a time; a repair is confirmed before anything follows it
+        if self.replacing and self.pending:
+            self.repairs[:0], self.replacing = self.replacing, []
         if self.unconfirmed and not self.trust_replies:
             return None
         if self.repairs and not self.hold_repairs:
@@ -522,6 +532,7 @@ class AnswerWriter:
     def _map_repairs(self, splice: Splice) -> None:
         """Carry the repairs (and a repair on its way) across a change."""
         self.repairs = [piece for r in self.repairs for piece in _map_deletion(splice, r)]
+        self.replacing = [piece for r in self.replacing for piece in _map_deletion(splice, r)]
         for sent in self._unechoed():
             if sent.repair is not None:
                 sent.repair = _map_change(splice, sent.repair)

@@ -579,7 +579,7 @@ def test_the_code_lens_above_the_question(nvim: pynvim.Nvim, home: Path) -> None
     lua(nvim, "vim.lsp.codelens.refresh({ bufnr = 0 })")
     lenses = "return vim.tbl_map(function(l) return { l.range.start.line, l.command and l.command.title } end, vim.lsp.codelens.get(0))"
     eventually(lambda: lua(nvim, lenses))
-    assert lua(nvim, lenses) == [[17, "Complete"]]
+    assert lua(nvim, lenses) == [[13, "Regenerate"], [17, "Complete"]]
 
 
 def test_fork_opens_a_new_chat_up_to_the_turn_under_the_cursor(nvim: pynvim.Nvim, home: Path) -> None:
@@ -590,3 +590,19 @@ def test_fork_opens_a_new_chat_up_to_the_turn_under_the_cursor(nvim: pynvim.Nvim
     assert nvim.current.buffer[:] == FEATURES_CHAT.split("\n")  # (it ends with that answer) and an empty question
     assert tuple(nvim.current.window.cursor) == (20, 0)
     assert (home / "chats" / "chat.md").read_text() == FEATURES_CHAT
+
+
+def test_regenerate_answers_again_and_undo_brings_the_old_answer_back(
+    nvim: pynvim.Nvim, provider: FakeProvider
+) -> None:
+    provider.scenarios["m"] = [Scenario.text(["first ", "answer"]), Scenario.text(["second ", "answer"], delay=0.02)]
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    first = nvim.current.buffer[:]
+    nvim.command("ChatvimRegenerate")
+    eventually(lambda: "second answer" in nvim.current.buffer[:] and answered(nvim) and not spinner(nvim))
+    assert nvim.current.buffer[:] == [line.replace("first answer", "second answer") for line in first]
+    assert provider.requests[1].body == provider.requests[0].body
+    nvim.command("normal! u")  # one step: the new answer out, the old one back
+    eventually(lambda: nvim.current.buffer[:] == first)

@@ -163,8 +163,11 @@ async def test_the_code_lens_offers_complete_then_stop_while_it_streams(
     (lens,) = await client.text_document_code_lens_async(params) or []
     assert lens.command is not None and lens.command.title == "Stop" and lens.range.start.line == 4
     await wait_until(lambda: ended(client) and closing_written(editor))
-    (lens,) = await client.text_document_code_lens_async(params) or []
-    assert lens.command is not None and lens.command.title == "Complete" and lens.range.start.line > 8
+    regenerate, complete_again = await client.text_document_code_lens_async(params) or []
+    assert regenerate.command is not None and regenerate.command.title == "Regenerate"
+    assert regenerate.range.start.line == editor.text.split("\n").index("# === ASSISTANT ===")
+    assert complete_again.command is not None and complete_again.command.title == "Complete"
+    assert complete_again.range.start.line > regenerate.range.start.line
     caps = client.preset_capabilities().workspace
     supported = bool(caps and caps.code_lens and caps.code_lens.refresh_support)
     await wait_until(lambda: client.code_lens_refreshes == (2 if supported else 0))  # as it started, as it ended
@@ -289,3 +292,48 @@ async def test_reasoning_shown_goes_in_a_folded_block_and_is_never_sent_back(
     await wait_until(lambda: streams_ended(client) == 2 and closing_written(editor))
     sent = fake.requests[1].body["messages"]
     assert sent[1] == {"role": "assistant", "content": answer.strip()} and "Thinking" not in str(sent)
+
+
+async def regenerate(client: EditorClient, editor: EditorCopy) -> object:
+    return await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.regenerate", arguments=[editor.uri])
+    )
+
+
+async def test_regenerate_replaces_the_last_answer_from_the_same_request(
+    client: EditorClient, fake: FakeProvider
+) -> None:
+    fake.scenarios["m"] = [Scenario.text(["First", " answer."]), Scenario.text(["Second", " answer."], delay=0.02)]
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    first = editor.text
+    titles = [
+        a.title for a in await actions_at(client, editor, lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(0, 0)))
+    ]
+    assert titles == ["Chatvim: complete", "Chatvim: regenerate"]
+    assert await regenerate(client, editor) == {"started": True}
+    await wait_until(lambda: "Second" in editor.text)
+    editor.type(0, "typed meanwhile\n")
+    await wait_until(lambda: streams_ended(client) == 2 and closing_written(editor))
+    assert editor.text == "typed meanwhile\n" + first.replace("First answer.", "Second answer.")
+    assert fake.requests[1].body == fake.requests[0].body
+
+
+async def test_regenerate_keeps_the_old_answer_when_the_new_one_fails(client: EditorClient, fake: FakeProvider) -> None:
+    refusal = Scenario(status=401, error_body={"error": {"message": "Incorrect API key provided"}})
+    fake.scenarios["m"] = [Scenario.text(["Kept."]), refusal]
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    first = editor.text
+    await regenerate(client, editor)
+    await wait_until(lambda: streams_ended(client) == 2)
+    assert editor.text == first
+
+
+async def test_regenerate_is_refused_once_a_new_question_is_written(client: EditorClient, fake: FakeProvider) -> None:
+    editor = open_chat(client, QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n# === USER ===\n\nAnd 3?\n")
+    result = await regenerate(client, editor)
+    assert isinstance(result, dict) and result["started"] is False
+    assert str(result["reason"]).startswith("nothing to regenerate")

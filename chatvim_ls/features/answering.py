@@ -24,15 +24,15 @@ from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..answer import Answer, Outcome
-from ..chat import parse_chat
+from ..chat import Chat, parse_chat
 from ..config import ServerOptions
 from ..llm import Event, Timeouts, stream_answer
-from ..problems import ChatvimError
+from ..problems import ChatvimError, Position
 from ..providers import Provider, api_key, key_from_environment, provider_named
 from ..request import ChatRequest, build_request
 from ..secrets import redact, remember_secret
 from ..stream import AnswerWriter, Edit
-from ..textdoc import TextDocument
+from ..textdoc import Change, TextDocument
 from .documents import Listener, short_name
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPLETE = "chatvim.complete"
+REGENERATE = "chatvim.regenerate"
 STOP = "chatvim.stop"
 SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for answers to end
 
@@ -66,9 +67,10 @@ class Answers(Listener):
         answer = self.by_uri.get(uri)
         return (answer is not None and answer.outcome is None) or uri in self.starting
 
-    async def start(self, uri: str, request_id: Any) -> bool:
-        """Start streaming an answer into `uri`; False if it was stopped or
-        closed before it could start. `Refused` says why it cannot."""
+    async def start(self, uri: str, request_id: Any, *, regenerate: bool = False) -> bool:
+        """Start streaming an answer into `uri` (`regenerate`: in place of
+        the last one, from the request that made it); False if it was
+        stopped or closed before it could start. `Refused` says why it cannot."""
         server = self.server
         doc = server.documents.get(uri)
         if doc is None:
@@ -83,9 +85,16 @@ class Answers(Listener):
                 stopped_meanwhile = self.starting.pop(uri)
             if stopped_meanwhile or server.documents.get(uri) is not doc:  # stopped, or closed, meanwhile
                 return False
+        replacing, text = None, doc.text
+        if regenerate:
+            parsed = server.documents.parsed(uri)
+            old = last_answer(doc, parsed.chat) if parsed is not None else None
+            if old is None:
+                raise Refused("nothing to regenerate: the chat must end with an answer (and an empty question)")
+            replacing, text = old
         try:
             config = server.settings.global_config()
-            chat = parse_chat(doc.text, config.settings)
+            chat = parse_chat(text, config.settings)
             request = build_request(chat, config, os.environ)
             provider = provider_named(request.provider, config.providers, os.environ)
             if not provider.key_command:
@@ -97,7 +106,7 @@ class Answers(Listener):
         options = config.options
         writer = AnswerWriter(
             doc, chat.settings.over(config.settings).delimiters, whole_lines=options.flush == "line",
-            versioned=_supports_versioned_edits(server),
+            versioned=_supports_versioned_edits(server), replacing=replacing,
         )  # fmt: skip
         answer = Answer(
             writer, LspEditor(server, uri), lambda: _events(request, provider, options), model=request.model,
@@ -140,6 +149,28 @@ class Answers(Listener):
         answer = self.by_uri.get(uri)
         if answer is not None:
             answer.stop(Outcome.CLOSED)
+
+
+def last_answer(doc: TextDocument, chat: Chat) -> tuple[Change, str] | None:
+    """The chat's last answer, to regenerate: the deletion that takes it out
+    (from the end of the question to the final line break, as `complete`
+    found it) and the text without it; None unless the chat ends with an
+    answer and, at most, an empty question after it."""
+    answers = [i for i, t in enumerate(chat.turns) if t.role == "assistant"]
+    if not answers or answers[-1] == 0:
+        return None
+    after = chat.turns[answers[-1] + 1 :]
+    if len(after) > 1 or any(t.role != "user" or t.content for t in after):
+        return None
+    question_end = next(
+        (i for i in range(chat.turns[answers[-1]].start_line - 1, -1, -1) if doc.line_text(i).strip()), None
+    )
+    if question_end is None:
+        return None
+    start, end = Position(question_end, len(doc.line_text(question_end))), doc.before_final_line_break()
+    if end <= start:
+        return None
+    return Change(start, end, ""), doc.text_between(Position(0, 0), start) + doc.text_between(end, doc.end())
 
 
 async def _events(request: ChatRequest, provider: Provider, options: ServerOptions) -> AsyncGenerator[Event, None]:
@@ -242,9 +273,13 @@ def register(server: ChatvimServer) -> None:
         if server.answers.streaming(doc.uri):
             return [_action("Chatvim: stop", STOP, doc.uri)]
         ending = doc.uri in server.answers.by_uri  # an answer ending: neither, for a moment
-        if not ending and server.documents.is_chat(doc):
-            return [_action("Chatvim: complete", COMPLETE, doc.uri)]
-        return []
+        if ending or not server.documents.is_chat(doc):
+            return []
+        actions = [_action("Chatvim: complete", COMPLETE, doc.uri)]
+        parsed = server.documents.parsed(doc.uri)
+        if parsed is not None and last_answer(doc, parsed.chat) is not None:
+            actions.append(_action("Chatvim: regenerate", REGENERATE, doc.uri))
+        return actions
 
     server.code_actions.append(code_actions)
 
@@ -257,6 +292,18 @@ def register(server: ChatvimServer) -> None:
         assert uri is not None
         try:
             started = await server.answers.start(uri, server.protocol.msg_id)
+        except Refused as exc:
+            server.show(str(exc), error=True)
+            return {"started": False, "reason": redact(str(exc))}
+        server.command_answered()
+        return {"started": started}
+
+    @server.command(REGENERATE)
+    async def regenerate(*args: Any) -> dict[str, Any]:
+        uri = uri_argument(args, optional=False)
+        assert uri is not None
+        try:
+            started = await server.answers.start(uri, server.protocol.msg_id, regenerate=True)
         except Refused as exc:
             server.show(str(exc), error=True)
             return {"started": False, "reason": redact(str(exc))}

@@ -1,5 +1,6 @@
-"""The code lens above a chat's last question (`textDocument/codeLens`):
-"Complete", or "Stop" while the answer streams; the editor is asked to fetch
+"""Code lenses (`textDocument/codeLens`): above a chat's last question
+"Complete", or "Stop" while the answer streams; above the last answer, when
+nothing but an empty question follows it, "Regenerate". The editor is asked to fetch
 it again (`workspace/codeLens/refresh`) when an answer starts and ends, where
 it can be.
 """
@@ -12,7 +13,7 @@ from lsprotocol import types as lsp
 
 from ..outline import last_question
 from ..textdoc import TextDocument
-from .answering import COMPLETE, STOP
+from .answering import COMPLETE, REGENERATE, STOP, last_answer
 from .documents import Listener
 
 if TYPE_CHECKING:
@@ -45,6 +46,15 @@ def register(server: ChatvimServer) -> None:
         if parsed is None or line is None:
             return []
         uri = parsed.doc.uri
-        title, command = ("Stop", STOP) if server.answers.streaming(uri) else ("Complete", COMPLETE)
-        here = lsp.Range(start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0))
-        return [lsp.CodeLens(range=here, command=lsp.Command(title=title, command=command, arguments=[uri]))]
+        if server.answers.streaming(uri):
+            return [_lens(line, "Stop", STOP, uri)]
+        lenses = [_lens(line, "Complete", COMPLETE, uri)]
+        answer = next((t for t in reversed(parsed.chat.turns) if t.role == "assistant"), None)
+        if answer is not None and last_answer(parsed.doc, parsed.chat) is not None:
+            lenses.append(_lens(answer.start_line, "Regenerate", REGENERATE, uri))
+        return sorted(lenses, key=lambda lens: lens.range.start.line)
+
+
+def _lens(line: int, title: str, command: str, uri: str) -> lsp.CodeLens:
+    here = lsp.Range(start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0))
+    return lsp.CodeLens(range=here, command=lsp.Command(title=title, command=command, arguments=[uri]))

@@ -1,4 +1,4 @@
---- :ChatvimComplete, :ChatvimStop, :ChatvimNew, :ChatvimFork and the optional keymaps.
+--- :ChatvimComplete, :ChatvimStop, :ChatvimRegenerate, :ChatvimNew, :ChatvimFork and the optional keymaps.
 local lsp = require('chatvim.lsp')
 local server = require('chatvim.server')
 local streams = require('chatvim.streams')
@@ -92,6 +92,17 @@ function M.complete()
   end)
 end
 
+--- Replace the current buffer's last answer with a new one, from the same request.
+function M.regenerate()
+  local bufnr = vim.api.nvim_get_current_buf()
+  with_client(bufnr, function(client)
+    streams.expect(bufnr)
+    run(client, 'chatvim.regenerate', bufnr, function()
+      streams.unexpect(bufnr)
+    end)
+  end)
+end
+
 --- Stop the answer streaming into the current buffer.
 function M.stop()
   local bufnr = vim.api.nvim_get_current_buf()
@@ -168,6 +179,7 @@ local ACTIONS = {
   stop = M.stop,
   new = M.new,
   fork = M.fork,
+  regenerate = M.regenerate,
 }
 
 --- Create the user commands (the plugin does it at startup; no setup needed).
@@ -175,6 +187,7 @@ function M.create()
   vim.api.nvim_create_user_command('ChatvimComplete', M.complete, { desc = 'Stream the answer into this chat' })
   vim.api.nvim_create_user_command('ChatvimStop', M.stop, { desc = 'Stop the answer streaming into this chat' })
   vim.api.nvim_create_user_command('ChatvimFork', M.fork, { desc = 'A new chat, this one up to the turn here' })
+  vim.api.nvim_create_user_command('ChatvimRegenerate', M.regenerate, { desc = 'Answer the last question again' })
   vim.api.nvim_create_user_command('ChatvimNew', function(args)
     M.new(args.fargs[1])
   end, {
@@ -197,7 +210,7 @@ function M.map(keymaps)
     local name, arg = action:match('^(%S+)%s*(%S*)$')
     local fn = ACTIONS[name]
     if not fn then
-      notify(('keymap %s: unknown action %q (complete, stop, new, fork)'):format(lhs, action))
+      notify(('keymap %s: unknown action %q (complete, stop, new, fork, regenerate)'):format(lhs, action))
     else
       vim.keymap.set('n', lhs, function()
         fn(arg ~= '' and arg or nil)

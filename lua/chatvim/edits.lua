@@ -134,6 +134,7 @@ function M.apply(_, params, ctx)
   local stream = streams.for_edit(bufnr)
   if stream and stream_of[bufnr] ~= stream.token then -- a new answer begins
     stream_of[bufnr] = stream.token
+    tick_after_answer[bufnr] = nil -- its own undo step, even right after the last (regenerate)
     start_following(bufnr)
     local row, col = start_of(params.edit, bufnr, client.offset_encoding)
     if row then

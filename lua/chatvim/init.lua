@@ -40,6 +40,9 @@ end
 M.fork = function()
   require('chatvim.commands').fork()
 end
+M.regenerate = function()
+  require('chatvim.commands').regenerate()
+end
 
 --- For statuslines: spinner, model or tokens while the current buffer
 --- streams an answer, "" otherwise.
