@@ -66,7 +66,8 @@ class Outcome(Enum):
 
 class Answer:
     def __init__(self, writer: AnswerWriter, editor: Editor, events: Callable[[], AsyncGenerator[Event, None]],
-                 *, model: str, provider: str, show_reasoning: bool = False) -> None:  # fmt: skip
+                 *, model: str, provider: str, show_reasoning: bool = False,
+                 repeats: str | None = None) -> None:  # fmt: skip
         self.writer = writer
         self.editor = editor
         self.events = events
@@ -74,6 +75,10 @@ class Answer:
         self.provider = provider
         self.show_reasoning = show_reasoning  # the model's thinking goes into a Thinking block before the answer
         self._thinking = False  # ...and that block is open
+        # Continuing an answer by asking for the rest: its end, which the new text may
+        # repeat; the text is held until it is longer than that, and what it repeats cut.
+        self._repeats = repeats
+        self._held = ""
         self.outcome: Outcome | None = None
         self.error: str | None = None
         self.tokens = 0
@@ -136,6 +141,7 @@ class Answer:
                 await writing
         else:
             self._end_thinking()
+            self._release()
             self.writer.finish()
             self._wake.set()
             try:
@@ -171,7 +177,7 @@ class Answer:
         if isinstance(event, Text):
             self.tokens += 1
             self._end_thinking()
-            self.writer.add(event.text)
+            self._add(event.text)
             self._wake.set()
             self._maybe_report(f"{self.tokens} tokens · {self._rate():.0f}/s")
         elif isinstance(event, Reasoning):
@@ -184,6 +190,19 @@ class Answer:
             self.usage = event
         elif isinstance(event, Finish):
             self.finish_reason = event.reason
+
+    def _add(self, text: str) -> None:
+        if self._repeats is None:
+            self.writer.add(text)
+            return
+        self._held += text
+        if len(self._held) > len(self._repeats):
+            self._release()
+
+    def _release(self) -> None:
+        if self._repeats is not None:
+            self.writer.add(without_repeat(self._repeats, self._held))
+            self._repeats, self._held = None, ""
 
     def _end_thinking(self) -> None:
         if self._thinking:
@@ -300,6 +319,17 @@ class Answer:
             self.editor.show(f"{self.provider} broke the answer off: try again (the text so far is kept)", error=True)
         elif self.outcome is Outcome.DONE and self.finish_reason == "content_filter":
             self.editor.show(f"{self.provider} stopped the answer with its content filter", error=False)
+
+
+MIN_REPEAT = 12  # code points: a shorter overlap may be chance ("the" after "the")
+
+
+def without_repeat(before: str, text: str) -> str:
+    """`text` without its start where it repeats the end of `before` (at least `MIN_REPEAT`)."""
+    for length in range(min(len(before), len(text)), MIN_REPEAT - 1, -1):
+        if before.endswith(text[:length]):
+            return text[length:]
+    return text
 
 
 class EditorRefused(ChatvimError):

@@ -121,7 +121,8 @@ async def stream_answer(
     tls = await asyncio.wrap_future(preload())  # at once if a chat was opened before
     import openai
 
-    setup = (provider.name, provider.base_url, key or "no-key", tuple(sorted(provider.headers.items())))
+    base_url = continue_url(provider) if request.continues else provider.base_url
+    setup = (provider.name, base_url, key or "no-key", tuple(sorted(provider.headers.items())))
     client = _client(asyncio.get_running_loop(), *setup, timeouts, max_retries, tls)
     try:
         try:
@@ -191,6 +192,10 @@ def _client(
     return client
 
 
+#: The user message that asks a provider with no prefix support for the rest of an answer.
+CONTINUE_PROMPT = "Continue your last answer exactly where it stopped, mid-word if need be. Do not repeat any of it."
+
+
 def _arguments(request: ChatRequest, provider: Provider) -> dict[str, Any]:
     options = dict(request.options)
     if provider.name == "openai" and "max_tokens" in options:
@@ -202,12 +207,28 @@ def _arguments(request: ChatRequest, provider: Provider) -> dict[str, Any]:
         # (4 s for a chat of 20,000 turns); plain dicts need none, and `extra_body`
         # puts them in the JSON body as they are, in place of this empty list.
         "messages": [],
-        "extra_body": {"messages": [{"role": m.role, "content": m.content} for m in request.messages]},
+        "extra_body": {"messages": _messages(request, provider)},
         **options,
     }
     if provider.stream_usage:
         arguments["stream_options"] = {"include_usage": True}
     return arguments
+
+
+def _messages(request: ChatRequest, provider: Provider) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = [{"role": m.role, "content": m.content} for m in request.messages]
+    if request.continues and provider.continues_by == "prefix":
+        messages[-1]["prefix"] = True
+    elif request.continues and provider.continues_by == "ask":
+        messages.append({"role": "user", "content": CONTINUE_PROMPT})
+    return messages
+
+
+def continue_url(provider: Provider) -> str:
+    """Where a continued answer is asked for: DeepSeek's prefix completion is at its /beta URL."""
+    if provider.name == "deepseek" and provider.continues_by == "prefix":
+        return provider.base_url.removesuffix("/").removesuffix("/v1") + "/beta"
+    return provider.base_url
 
 
 def _events(chunk: Any) -> list[Event]:

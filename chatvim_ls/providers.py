@@ -32,6 +32,11 @@ class Provider:
     headers: Mapping[str, str] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     stream_usage: bool = True  # sends stream_options.include_usage
+    # How it continues a partial answer (`chatvim.continue`): "prefix" (the last assistant
+    # message marked `prefix: true`: Mistral, DeepSeek at its /beta URL), "prefill" (a last
+    # assistant message is continued as it is: Anthropic, OpenRouter), or "ask" (a user message
+    # asks for the rest; the text it repeats is cut).
+    continues_by: str = "ask"
 
 
 #: The built-in providers. With no model and no provider set anywhere, the
@@ -42,15 +47,28 @@ BUILTIN_PROVIDERS: dict[str, Provider] = {
     for p in (
         Provider("openai", "https://api.openai.com/v1", "OPENAI_API_KEY", "gpt-4.1"),
         Provider("xai", "https://api.x.ai/v1", "XAI_API_KEY", "grok-3"),
-        Provider("anthropic", "https://api.anthropic.com/v1/", "ANTHROPIC_API_KEY", "claude-sonnet-4-5"),
+        Provider(
+            "anthropic",
+            "https://api.anthropic.com/v1/",
+            "ANTHROPIC_API_KEY",
+            "claude-sonnet-4-5",
+            continues_by="prefill",
+        ),
         Provider(
             "gemini", "https://generativelanguage.googleapis.com/v1beta/openai/", "GEMINI_API_KEY", "gemini-2.5-flash"
         ),
-        Provider("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat"),
+        Provider("deepseek", "https://api.deepseek.com/v1", "DEEPSEEK_API_KEY", "deepseek-chat", continues_by="prefix"),
         Provider(
-            "mistral", "https://api.mistral.ai/v1", "MISTRAL_API_KEY", "mistral-medium-latest", stream_usage=False
+            "mistral",
+            "https://api.mistral.ai/v1",
+            "MISTRAL_API_KEY",
+            "mistral-medium-latest",
+            stream_usage=False,
+            continues_by="prefix",
         ),
-        Provider("openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4.1"),
+        Provider(
+            "openrouter", "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", "openai/gpt-4.1", continues_by="prefill"
+        ),
         Provider("groq", "https://api.groq.com/openai/v1", "GROQ_API_KEY", "llama-3.3-70b-versatile"),
         Provider("ollama", "http://localhost:11434/v1", None, "llama3.2"),
     )
@@ -89,6 +107,7 @@ class ProviderTable:
     headers: Mapping[str, str] = field(default_factory=dict)
     models: tuple[str, ...] = ()
     stream_usage: bool | None = None
+    continues_by: str | None = None
 
 
 #: The configured providers by name.
@@ -161,7 +180,8 @@ def _default_model(provider: str, configured: ProviderTables) -> str:
 
 # -- configured providers and their keys -------------------------------------
 
-PROVIDER_KEYS = ("base_url", "api_key_env", "api_key_cmd", "headers", "models", "stream_usage")
+PROVIDER_KEYS = ("base_url", "api_key_env", "api_key_cmd", "headers", "models", "stream_usage", "continues_by")
+CONTINUES_BY = ("prefix", "prefill", "ask")
 
 
 class ProviderConfigError(ChatvimError):
@@ -195,6 +215,7 @@ def _table(table: Mapping[str, Any]) -> ProviderTable:
         headers=dict(table.get("headers", {})),
         models=tuple(table.get("models", ())),
         stream_usage=table.get("stream_usage"),
+        continues_by=table.get("continues_by"),
     )
 
 
@@ -224,6 +245,8 @@ def _table_problems(name: str, table: Mapping[str, Any]) -> list[tuple[str | Non
         problems.append(("models", ".models must be a list of model names"))
     if not isinstance(table.get("stream_usage", True), bool):
         problems.append(("stream_usage", ".stream_usage must be true or false"))
+    if table.get("continues_by", "ask") not in CONTINUES_BY:
+        problems.append(("continues_by", '.continues_by must be "prefix", "prefill" or "ask"'))
     return problems
 
 
@@ -253,6 +276,7 @@ def provider_named(name: str, configured: ProviderTables, env: Mapping[str, str]
         headers=table.headers,
         models=table.models,
         stream_usage=stream_usage,
+        continues_by=table.continues_by or (base.continues_by if base and not table.base_url else "ask"),
     )
 
 

@@ -26,6 +26,7 @@ class ChatRequest:
     provider: str
     messages: list[Message]
     options: dict[str, Any] = field(default_factory=dict)
+    continues: bool = False  # the last message is a partial answer, to be continued (`chatvim.continue`)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,7 +53,8 @@ class RequestError(ChatvimError):
         return f"{place}: error: {self}"
 
 
-def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, preview: bool = False) -> ChatRequest:
+def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, preview: bool = False,
+                  continues: bool = False) -> ChatRequest:  # fmt: skip
     """The request, or `RequestError` (`providers.ChoiceError` when no
     provider or model can be chosen). A `preview` (the dry run) may have no
     model: then its model and provider are "" (see `providers.NO_MODEL`)."""
@@ -64,7 +66,10 @@ def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, p
     settings = chat.settings.over(config.settings)
     messages = [Message("system", settings.system)] if settings.system else []
     messages += config.preamble + chat.messages
-    _check_last_message(chat, messages, settings.delimiters.user)
+    if not continues:
+        _check_last_message(chat, messages, settings.delimiters.user)
+    elif not messages or messages[-1].role != "assistant":
+        raise RequestError("nothing to continue: the chat must end with an answer")
     try:
         model, provider = choose(settings.model, settings.provider, config.providers, env)
     except NoModel:
@@ -72,7 +77,7 @@ def build_request(chat: Chat, config: GlobalConfig, env: Mapping[str, str], *, p
             raise
         model = provider = ""
     options = {name: getattr(settings, name) for name in SAMPLING_OPTIONS if getattr(settings, name) is not None}
-    return ChatRequest(model, provider, messages, options)
+    return ChatRequest(model, provider, messages, options, continues)
 
 
 def _check_last_message(chat: Chat, messages: list[Message], user_delimiter: str) -> None:

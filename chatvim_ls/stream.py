@@ -49,7 +49,9 @@ for many changes. So the rules are:
   pause, each alone.
 - Regenerating, the old answer is taken out by a deletion sent like a
   repair, first, once the new answer's first text is here: a stop or a
-  failure before then leaves the old answer as it was.
+  failure before then leaves the old answer as it was. Continuing, the same
+  takes out the closing block after a cut answer, and the text goes on
+  after its last character, with no opening.
 - The answer is done when every edit is answered and echoed, or the server
   stops waiting for late echoes (`trust_unconfirmed`): the editor said it
   applied them, and its late report is then an ordinary change.
@@ -99,7 +101,8 @@ class Edit:
 
 class AnswerWriter:
     def __init__(self, doc: TextDocument, delimiters: Delimiters, *, whole_lines: bool = False, versioned: bool = True,
-                 trust_replies: bool = False, replacing: Change | None = None) -> None:  # fmt: skip
+                 trust_replies: bool = False, replacing: Change | None = None,
+                 continuing: bool = False) -> None:  # fmt: skip
         self.doc = doc
         self.delimiters = delimiters
         self.whole_lines = whole_lines
@@ -110,6 +113,7 @@ class AnswerWriter:
         self.pending = ""
         self.again: list[tuple[int, str]] = []  # (seq, text) to write again, in the order first sent
         self.opened = False
+        self.continuing = continuing  # the text goes on an answer already there: no opening delimiter
         self.finishing = False
         self.closed = False
         self.sent: list[_Sent] = []  # in the order sent; gone once answered and echoed
@@ -216,7 +220,10 @@ class AnswerWriter:
         if self.pending:
             if not self.opened:
                 self.opened = True
-                self.pending = answer_opening(self.doc.text_before(self.anchor, _TAIL), self.delimiters) + self.pending
+                if not self.continuing:
+                    self.pending = (
+                        answer_opening(self.doc.text_before(self.anchor, _TAIL), self.delimiters) + self.pending
+                    )
             text = self.pending
             if self.whole_lines and not self.finishing:
                 text = text[: text.rfind("\n") + 1]

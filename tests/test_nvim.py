@@ -606,3 +606,26 @@ def test_regenerate_answers_again_and_undo_brings_the_old_answer_back(
     assert provider.requests[1].body == provider.requests[0].body
     nvim.command("normal! u")  # one step: the new answer out, the old one back
     eventually(lambda: nvim.current.buffer[:] == first)
+
+
+def test_continue_goes_on_with_a_cut_answer(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = [
+        Scenario.text(["The keeper ", "climbed"], finish="length"),
+        Scenario.text([" the stairs."]),
+    ]
+    new_chat(nvim)
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    nvim.command("ChatvimContinue")
+    eventually(
+        lambda: "The keeper climbed the stairs." in nvim.current.buffer[:] and answered(nvim) and not spinner(nvim)
+    )
+    assert nvim.current.buffer[-6:] == [
+        "# === ASSISTANT ===",
+        "",
+        "The keeper climbed the stairs.",
+        "",
+        "# === USER ===",
+        "",
+    ]
+    assert provider.requests[1].body["messages"][-2] == {"role": "assistant", "content": "The keeper climbed"}

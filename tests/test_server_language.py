@@ -337,3 +337,48 @@ async def test_regenerate_is_refused_once_a_new_question_is_written(client: Edit
     result = await regenerate(client, editor)
     assert isinstance(result, dict) and result["started"] is False
     assert str(result["reason"]).startswith("nothing to regenerate")
+
+
+async def cut_answer(client: EditorClient, fake: FakeProvider, rest: Scenario) -> EditorCopy:
+    """A chat whose answer hit max_tokens; the next answer will be `rest`."""
+    fake.scenarios["m"] = [Scenario.text(["The keeper ", "climbed the stairs"], finish="length"), rest]
+    editor = open_chat(client)
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    titles = [
+        a.title for a in await actions_at(client, editor, lsp.Range(start=lsp.Position(0, 0), end=lsp.Position(0, 0)))
+    ]
+    assert "Chatvim: continue" in titles
+    return editor
+
+
+async def continue_answer(client: EditorClient, editor: EditorCopy) -> None:
+    result = await client.workspace_execute_command_async(
+        lsp.ExecuteCommandParams(command="chatvim.continue", arguments=[editor.uri])
+    )
+    assert result == {"started": True}
+    await wait_until(lambda: streams_ended(client) == 2 and closing_written(editor))
+
+
+async def test_continue_asks_for_the_rest_and_cuts_what_it_repeats(client: EditorClient, fake: FakeProvider) -> None:
+    editor = await cut_answer(client, fake, Scenario.text(["climbed the stairs", " to the lamp."]))
+    await continue_answer(client, editor)
+    assert (
+        editor.text
+        == QUESTION + "\n# === ASSISTANT ===\n\nThe keeper climbed the stairs to the lamp.\n\n# === USER ===\n\n"
+    )
+    first, second = fake.requests[0].body["messages"], fake.requests[1].body["messages"]
+    assert second[:-1] == [*first, {"role": "assistant", "content": "The keeper climbed the stairs"}]
+    assert second[-1]["role"] == "user" and "Continue your last answer" in second[-1]["content"]
+
+
+async def test_continue_with_a_providers_prefix_support(client: EditorClient, fake: FakeProvider) -> None:
+    editor = await cut_answer(client, fake, Scenario.text([" to the lamp."]))
+    table = {"base_url": fake.base_url, "api_key_env": "FAKE_API_KEY", "continues_by": "prefix"}
+    client.workspace_did_change_configuration(
+        lsp.DidChangeConfigurationParams(settings={"chatvim": {"providers": {"fake": table}}})
+    )
+    await continue_answer(client, editor)
+    assert editor.text.endswith("\n\nThe keeper climbed the stairs to the lamp.\n\n# === USER ===\n\n")
+    last = fake.requests[1].body["messages"][-1]
+    assert last == {"role": "assistant", "content": "The keeper climbed the stairs", "prefix": True}

@@ -41,9 +41,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 COMPLETE = "chatvim.complete"
+CONTINUE = "chatvim.continue"
 REGENERATE = "chatvim.regenerate"
 STOP = "chatvim.stop"
 SHUTDOWN_WAIT = 1.0  # seconds `shutdown` waits for answers to end
+REPEAT_TAIL = 200  # code points of a cut answer that its continuation, asked for, may repeat
 
 
 class Refused(ChatvimError):
@@ -67,10 +69,11 @@ class Answers(Listener):
         answer = self.by_uri.get(uri)
         return (answer is not None and answer.outcome is None) or uri in self.starting
 
-    async def start(self, uri: str, request_id: Any, *, regenerate: bool = False) -> bool:
-        """Start streaming an answer into `uri` (`regenerate`: in place of
-        the last one, from the request that made it); False if it was
-        stopped or closed before it could start. `Refused` says why it cannot."""
+    async def start(self, uri: str, request_id: Any, *, how: str = COMPLETE) -> bool:
+        """Start streaming an answer into `uri` (`how`: COMPLETE; REGENERATE,
+        in place of the last one, from the request that made it; CONTINUE,
+        the rest of the last one); False if it was stopped or closed before
+        it could start. `Refused` says why it cannot."""
         server = self.server
         doc = server.documents.get(uri)
         if doc is None:
@@ -85,17 +88,19 @@ class Answers(Listener):
                 stopped_meanwhile = self.starting.pop(uri)
             if stopped_meanwhile or server.documents.get(uri) is not doc:  # stopped, or closed, meanwhile
                 return False
-        replacing, text = None, doc.text
-        if regenerate:
+        replacing, text, repeats = None, doc.text, None
+        if how != COMPLETE:
             parsed = server.documents.parsed(uri)
-            old = last_answer(doc, parsed.chat) if parsed is not None else None
+            old = last_answer(doc, parsed.chat, whole=how == REGENERATE) if parsed is not None else None
             if old is None:
-                raise Refused("nothing to regenerate: the chat must end with an answer (and an empty question)")
-            replacing, text = old
+                raise Refused(
+                    f"nothing to {how.split('.')[1]}: the chat must end with an answer (and an empty question)"
+                )
+            replacing, text, repeats = old
         try:
             config = server.settings.global_config()
             chat = parse_chat(text, config.settings)
-            request = build_request(chat, config, os.environ)
+            request = build_request(chat, config, os.environ, continues=how == CONTINUE)
             provider = provider_named(request.provider, config.providers, os.environ)
             if not provider.key_command:
                 key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
@@ -106,11 +111,12 @@ class Answers(Listener):
         options = config.options
         writer = AnswerWriter(
             doc, chat.settings.over(config.settings).delimiters, whole_lines=options.flush == "line",
-            versioned=_supports_versioned_edits(server), replacing=replacing,
+            versioned=_supports_versioned_edits(server), replacing=replacing, continuing=how == CONTINUE,
         )  # fmt: skip
         answer = Answer(
             writer, LspEditor(server, uri), lambda: _events(request, provider, options), model=request.model,
             provider=request.provider, show_reasoning=chat.settings.over(config.settings).reasoning == "show",
+            repeats=repeats[-REPEAT_TAIL:] if repeats and how == CONTINUE and provider.continues_by == "ask" else None,
         )  # fmt: skip
         self.by_uri[uri] = answer
         server.documents.take_changes(uri, answer)
@@ -128,6 +134,14 @@ class Answers(Listener):
             self.server.documents.take_changes(uri, None)
         self.requests.pop(request_id, None)
         self.runs.discard(task)
+
+    def cut(self, uri: str) -> bool:
+        """Whether the answer that ended last in `uri` was cut: stopped, at
+        max_tokens, broken off (known for answers since the server started)."""
+        answer = self.last.get(uri)
+        if answer is None or not answer.tokens:
+            return False
+        return answer.outcome in (Outcome.STOPPED, Outcome.FAILED) or answer.finish_reason in (None, "length")
 
     def stop(self, uri: str | None, outcome: Outcome = Outcome.STOPPED) -> int:
         """Stop the answer in `uri` (None: every one); how many were stopped."""
@@ -151,26 +165,31 @@ class Answers(Listener):
             answer.stop(Outcome.CLOSED)
 
 
-def last_answer(doc: TextDocument, chat: Chat) -> tuple[Change, str] | None:
-    """The chat's last answer, to regenerate: the deletion that takes it out
-    (from the end of the question to the final line break, as `complete`
-    found it) and the text without it; None unless the chat ends with an
-    answer and, at most, an empty question after it."""
+def last_answer(doc: TextDocument, chat: Chat, *, whole: bool = True) -> tuple[Change, str, str] | None:
+    """The chat's last answer, to regenerate (`whole`) or continue: the
+    deletion that takes it out (from the end of the question to the final
+    line break, as `complete` found it), or only the closing block after it
+    (from its last character); the text without that; and the answer's
+    text. None unless the chat ends with an answer and, at most, an empty
+    question after it."""
     answers = [i for i, t in enumerate(chat.turns) if t.role == "assistant"]
     if not answers or answers[-1] == 0:
         return None
     after = chat.turns[answers[-1] + 1 :]
     if len(after) > 1 or any(t.role != "user" or t.content for t in after):
         return None
-    question_end = next(
-        (i for i in range(chat.turns[answers[-1]].start_line - 1, -1, -1) if doc.line_text(i).strip()), None
-    )
-    if question_end is None:
+    answer = chat.turns[answers[-1]]
+    if not whole and not answer.content:
         return None
-    start, end = Position(question_end, len(doc.line_text(question_end))), doc.before_final_line_break()
+    last = answer.start_line - 1 if whole else answer.end_line  # the line the kept text ends on
+    kept_end = next((i for i in range(last, -1, -1) if doc.line_text(i).strip()), None)
+    if kept_end is None:
+        return None
+    start, end = Position(kept_end, len(doc.line_text(kept_end))), doc.before_final_line_break()
     if end <= start:
         return None
-    return Change(start, end, ""), doc.text_between(Position(0, 0), start) + doc.text_between(end, doc.end())
+    kept = doc.text_between(Position(0, 0), start) + doc.text_between(end, doc.end())
+    return Change(start, end, ""), kept, answer.content
 
 
 async def _events(request: ChatRequest, provider: Provider, options: ServerOptions) -> AsyncGenerator[Event, None]:
@@ -279,36 +298,37 @@ def register(server: ChatvimServer) -> None:
         parsed = server.documents.parsed(doc.uri)
         if parsed is not None and last_answer(doc, parsed.chat) is not None:
             actions.append(_action("Chatvim: regenerate", REGENERATE, doc.uri))
+            if server.answers.cut(doc.uri):
+                actions.append(_action("Chatvim: continue", CONTINUE, doc.uri))
         return actions
 
     server.code_actions.append(code_actions)
 
-    @server.command(COMPLETE)
-    async def complete(*args: Any) -> dict[str, Any]:
+    async def answer(how: str, args: tuple[Any, ...]) -> dict[str, Any]:
         # A refusal is the one message shown (showMessage) and a plain answer
         # saying so: an error answer too would be shown a second time by
         # Neovim, and as a raw dump by Vim's and Emacs' clients.
         uri = uri_argument(args, optional=False)
         assert uri is not None
         try:
-            started = await server.answers.start(uri, server.protocol.msg_id)
+            started = await server.answers.start(uri, server.protocol.msg_id, how=how)
         except Refused as exc:
             server.show(str(exc), error=True)
             return {"started": False, "reason": redact(str(exc))}
         server.command_answered()
         return {"started": started}
 
+    @server.command(COMPLETE)
+    async def complete(*args: Any) -> dict[str, Any]:
+        return await answer(COMPLETE, args)
+
     @server.command(REGENERATE)
     async def regenerate(*args: Any) -> dict[str, Any]:
-        uri = uri_argument(args, optional=False)
-        assert uri is not None
-        try:
-            started = await server.answers.start(uri, server.protocol.msg_id, regenerate=True)
-        except Refused as exc:
-            server.show(str(exc), error=True)
-            return {"started": False, "reason": redact(str(exc))}
-        server.command_answered()
-        return {"started": started}
+        return await answer(REGENERATE, args)
+
+    @server.command(CONTINUE)
+    async def continue_answer(*args: Any) -> dict[str, Any]:
+        return await answer(CONTINUE, args)
 
     @server.command(STOP)
     async def stop(*args: Any) -> dict[str, int]:

@@ -1,4 +1,5 @@
---- :ChatvimComplete, :ChatvimStop, :ChatvimRegenerate, :ChatvimNew, :ChatvimFork and the optional keymaps.
+--- :ChatvimComplete, :ChatvimStop, :ChatvimRegenerate, :ChatvimContinue, :ChatvimNew, :ChatvimFork and
+--- the optional keymaps.
 local lsp = require('chatvim.lsp')
 local server = require('chatvim.server')
 local streams = require('chatvim.streams')
@@ -81,26 +82,31 @@ local function run(client, command, bufnr, on_refused, more)
   end
 end
 
---- Stream the answer into the current buffer.
-function M.complete()
+--- Stream an answer into the current buffer with `command` (complete, regenerate, continue).
+---@param command string
+local function answer(command)
   local bufnr = vim.api.nvim_get_current_buf()
   with_client(bufnr, function(client)
     streams.expect(bufnr)
-    run(client, 'chatvim.complete', bufnr, function()
+    run(client, command, bufnr, function()
       streams.unexpect(bufnr) -- refused: no stream will begin for it
     end)
   end)
 end
 
+--- Stream the answer into the current buffer.
+function M.complete()
+  answer('chatvim.complete')
+end
+
 --- Replace the current buffer's last answer with a new one, from the same request.
 function M.regenerate()
-  local bufnr = vim.api.nvim_get_current_buf()
-  with_client(bufnr, function(client)
-    streams.expect(bufnr)
-    run(client, 'chatvim.regenerate', bufnr, function()
-      streams.unexpect(bufnr)
-    end)
-  end)
+  answer('chatvim.regenerate')
+end
+
+--- Go on with the current buffer's last answer, where it was cut.
+function M.continue_answer()
+  answer('chatvim.continue')
 end
 
 --- Stop the answer streaming into the current buffer.
@@ -180,6 +186,7 @@ local ACTIONS = {
   new = M.new,
   fork = M.fork,
   regenerate = M.regenerate,
+  ['continue'] = M.continue_answer,
 }
 
 --- Create the user commands (the plugin does it at startup; no setup needed).
@@ -188,6 +195,7 @@ function M.create()
   vim.api.nvim_create_user_command('ChatvimStop', M.stop, { desc = 'Stop the answer streaming into this chat' })
   vim.api.nvim_create_user_command('ChatvimFork', M.fork, { desc = 'A new chat, this one up to the turn here' })
   vim.api.nvim_create_user_command('ChatvimRegenerate', M.regenerate, { desc = 'Answer the last question again' })
+  vim.api.nvim_create_user_command('ChatvimContinue', M.continue_answer, { desc = 'Go on with a cut answer' })
   vim.api.nvim_create_user_command('ChatvimNew', function(args)
     M.new(args.fargs[1])
   end, {
@@ -210,7 +218,7 @@ function M.map(keymaps)
     local name, arg = action:match('^(%S+)%s*(%S*)$')
     local fn = ACTIONS[name]
     if not fn then
-      notify(('keymap %s: unknown action %q (complete, stop, new, fork, regenerate)'):format(lhs, action))
+      notify(('keymap %s: unknown action %q (complete, stop, new, fork, regenerate, continue)'):format(lhs, action))
     else
       vim.keymap.set('n', lhs, function()
         fn(arg ~= '' and arg or nil)

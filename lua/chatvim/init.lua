@@ -43,6 +43,9 @@ end
 M.regenerate = function()
   require('chatvim.commands').regenerate()
 end
+M.continue_answer = function()
+  require('chatvim.commands').continue_answer()
+end
 
 --- For statuslines: spinner, model or tokens while the current buffer
 --- streams an answer, "" otherwise.
