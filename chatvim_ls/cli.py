@@ -16,11 +16,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
 from .chat import parse_chat
 from .config import load_global_config, read_text
+from .context import CONTEXT_LIMIT, Rules, expand
 from .problems import ChatvimError
 from .providers import NO_MODEL
 from .request import build_request
@@ -115,6 +117,10 @@ def _complete(path: Path, *, dry_run: bool) -> int:
         print(line, file=sys.stderr)
     try:
         request = build_request(chat, config, os.environ, preview=True)
+        rules = Rules(
+            path.resolve().parent, config.options.context_roots, config.options.context_limit or CONTEXT_LIMIT
+        )
+        request = replace(request, messages=expand(request.messages, rules))
     except ChatvimError as exc:
         return _fail(exc.one_line(str(path)))
     if not request.model:

@@ -23,7 +23,8 @@ from .settings import Settings
 from .textdoc import split_lines
 
 #: Keys of the global config and editor settings that a document cannot set.
-SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs", "new_chats")
+SERVER_KEYS = ("providers", "flush", "first_byte_timeout", "chunk_timeout", "max_retries", "chat_dirs", "new_chats",
+               "context_roots", "context_limit")  # fmt: skip
 
 
 class ConfigError(ChatvimError):
@@ -53,7 +54,9 @@ class ServerOptions:
     chunk_timeout: float | None = None
     max_retries: int | None = None
     chat_dirs: tuple[Path, ...] = ()  # every markdown file under these is a chat (code actions)
-    new_chats: Path | None = None  # where `chatvim.new` puts chats (`default_new_chats`); a chat folder too
+    new_chats: Path | None = None  # where `chatvim.new` puts chats (`new_chats_folder`); a chat folder too
+    context_roots: tuple[Path, ...] = ()  # folders whose files `@file:` may send from any chat (context.py)
+    context_limit: int | None = None  # bytes an `@file:` may send (default context.CONTEXT_LIMIT)
 
     @staticmethod
     def from_mapping(data: Mapping[str, Any], where: str) -> ServerOptions:
@@ -84,9 +87,18 @@ class ServerOptions:
         new_chats = data.get("new_chats")
         if new_chats is not None and (not isinstance(new_chats, str) or not new_chats):
             raise ConfigError(f'{where}: `new_chats` must be a folder, like "~/chats"', setting=("new_chats",))
+        roots = data.get("context_roots", [])
+        if not isinstance(roots, list) or not all(isinstance(d, str) and d for d in roots):
+            raise ConfigError(
+                f'{where}: `context_roots` must be a list of folders, like ["~/notes"]', setting=("context_roots",)
+            )
+        limit = data.get("context_limit")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+            raise ConfigError(f"{where}: `context_limit` must be a number of bytes above 0", setting=("context_limit",))
         return ServerOptions(
             providers, flush, timeouts["first_byte_timeout"], timeouts["chunk_timeout"], retries, chat_dirs,
             Path(new_chats).expanduser().resolve() if new_chats else None,
+            tuple(Path(d).expanduser().resolve() for d in roots), limit,
         )  # fmt: skip
 
     def over(self, base: ServerOptions) -> ServerOptions:
@@ -99,6 +111,8 @@ class ServerOptions:
             max_retries=self.max_retries if self.max_retries is not None else base.max_retries,
             chat_dirs=self.chat_dirs + base.chat_dirs,
             new_chats=self.new_chats or base.new_chats,
+            context_roots=self.context_roots + base.context_roots,
+            context_limit=self.context_limit or base.context_limit,
         )
 
     def new_chats_folder(self, env: Mapping[str, str]) -> Path:

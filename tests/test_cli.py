@@ -161,3 +161,19 @@ def test_bad_requests_leave_no_traceback_in_the_log(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert '"started": false' in done.stdout and done.stdout.count('"code": -32602') == 2  # a refused chat is no error
     assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+
+
+def test_dry_run_shows_the_files_a_question_sends_and_refuses_the_rest(tmp_path: Path) -> None:
+    write(tmp_path, "print(1)\n", "app.py")
+    write(tmp_path, "OPENAI_API_KEY=sk-not-sent\n", ".env")
+    path = write(tmp_path, '+++\nmodel = "grok-3"\n+++\n# === USER ===\n\nWhy @file:app.py?\n')
+    result = run(tmp_path, "complete", "--dry-run", str(path))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["messages"][-1]["content"] == "Why @file:app.py?\n\n```app.py\nprint(1)\n```"
+    secret = write(tmp_path, '+++\nmodel = "grok-3"\n+++\n# === USER ===\n\nAnd @file:.env?\n', "secret.md")
+    result = run(tmp_path, "complete", "--dry-run", str(secret))
+    assert result.returncode != 0 and result.stdout == "" and "sk-not-sent" not in result.stderr
+    assert (
+        result.stderr.strip()
+        == f"{secret}: error: @file:.env may hold secrets: not sent (add its folder to context_roots to allow it)"
+    )

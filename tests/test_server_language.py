@@ -382,3 +382,25 @@ async def test_continue_with_a_providers_prefix_support(client: EditorClient, fa
     assert editor.text.endswith("\n\nThe keeper climbed the stairs to the lamp.\n\n# === USER ===\n\n")
     last = fake.requests[1].body["messages"][-1]
     assert last == {"role": "assistant", "content": "The keeper climbed the stairs", "prefix": True}
+
+
+async def test_a_file_referenced_in_the_question_is_sent_with_it(client: EditorClient, fake: FakeProvider) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="chatvim-context-"))
+    (folder / "notes.txt").write_text("the keeper's log\n")
+    (folder.parent / f"{folder.name}-private.txt").write_text("not for the model\n")
+    fake.scenarios["m"] = Scenario.text(["Read it."])
+    question = QUESTION.replace("What is 1 + 1?", "Summarise @file:notes.txt please")
+    editor = EditorCopy(client, (folder / "chat.md").as_uri(), question)
+    editor.open()
+    await complete(client, editor)
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    sent = fake.requests[0].body["messages"][-1]["content"]
+    assert sent == "Summarise @file:notes.txt please\n\n```notes.txt\nthe keeper's log\n```"
+    assert "keeper's log" not in editor.text  # sent, never written into the chat
+    outside = EditorCopy(
+        client, (folder / "other.md").as_uri(), question.replace("notes.txt", f"../{folder.name}-private.txt")
+    )
+    outside.open()
+    result = await complete(client, outside)
+    assert isinstance(result, dict) and result["started"] is False and "outside this chat's folder" in result["reason"]
+    assert len(fake.requests) == 1  # nothing went out

@@ -18,6 +18,7 @@ import logging
 import os
 import uuid
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
@@ -26,6 +27,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from ..answer import Answer, Outcome
 from ..chat import Chat, parse_chat
 from ..config import ServerOptions
+from ..context import CONTEXT_LIMIT, Rules, expand
 from ..llm import Event, Timeouts, stream_answer
 from ..problems import ChatvimError, Position
 from ..providers import Provider, api_key, key_from_environment, provider_named
@@ -33,7 +35,7 @@ from ..request import ChatRequest, build_request
 from ..secrets import redact, remember_secret
 from ..stream import AnswerWriter, Edit
 from ..textdoc import Change, TextDocument
-from .documents import Listener, short_name
+from .documents import Listener, file_path, short_name
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -101,6 +103,7 @@ class Answers(Listener):
             config = server.settings.global_config()
             chat = parse_chat(text, config.settings)
             request = build_request(chat, config, os.environ, continues=how == CONTINUE)
+            request = replace(request, messages=expand(request.messages, context_rules(uri, config.options)))
             provider = provider_named(request.provider, config.providers, os.environ)
             if not provider.key_command:
                 key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
@@ -163,6 +166,12 @@ class Answers(Listener):
         answer = self.by_uri.get(uri)
         if answer is not None:
             answer.stop(Outcome.CLOSED)
+
+
+def context_rules(uri: str, options: ServerOptions) -> Rules:
+    """What `@file:` may send from the chat `uri` (context.py)."""
+    path = file_path(uri)
+    return Rules(path.parent if path else None, options.context_roots, options.context_limit or CONTEXT_LIMIT)
 
 
 def last_answer(doc: TextDocument, chat: Chat, *, whole: bool = True) -> tuple[Change, str, str] | None:

@@ -1,0 +1,89 @@
+"""Context from files (chatvim_ls/context.py), without a server: what a
+reference sends, and every way one is refused before anything is read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from chatvim_ls.chat import Message
+from chatvim_ls.context import ContextRefused, Rules, check, expand, references
+
+
+@pytest.fixture
+def chats(tmp_path: Path) -> Path:
+    folder = tmp_path / "chats"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "app.py").write_text("one\ntwo\nthree\nfour\n")
+    return folder
+
+
+def ask(text: str, rules: Rules) -> str:
+    (message,) = expand([Message("user", text)], rules)
+    return message.content
+
+
+def test_a_file_in_the_chats_folder_is_sent_after_the_question_labelled(chats: Path) -> None:
+    rules = Rules(chats.resolve())
+    assert (
+        ask("Explain @file:src/app.py.", rules)
+        == "Explain @file:src/app.py.\n\n```src/app.py\none\ntwo\nthree\nfour\n```"
+    )
+    assert ask("and @file:src/app.py#L2-L3", rules).endswith("```src/app.py#L2-L3\ntwo\nthree\n```")
+    assert ask("@file:src/app.py#L4 twice @file:src/app.py#L4", rules).count("```src/app.py#L4\nfour\n```") == 1
+
+
+def test_references_in_code_blocks_and_answers_are_text(chats: Path) -> None:
+    rules = Rules(chats.resolve())
+    assert references("```\n@file:src/app.py\n```\n") == []
+    answer = Message("assistant", "see @file:src/app.py")
+    assert expand([answer], rules) == [answer]
+
+
+@pytest.mark.parametrize(
+    ("written", "why"),
+    [
+        ("../outside.txt", "outside this chat's folder"),
+        ("/etc/hostname", "outside this chat's folder"),
+        ("link.txt", "outside this chat's folder"),  # a symlink inside, to a file outside
+        (".env", "may hold secrets"),
+        ("keys/id_ed25519", "may hold secrets"),
+        (".ssh/config", "may hold secrets"),
+        ("missing.py", "no such file"),
+        ("data.bin", "not UTF-8 text"),
+        ("big.txt", "more than context_limit"),
+        ("src/app.py#L9", "no such lines"),
+        ("src", "is not a file"),
+    ],
+)
+def test_a_reference_is_refused_with_one_line_saying_why(chats: Path, written: str, why: str) -> None:
+    (chats.parent / "outside.txt").write_text("private")
+    (chats / "link.txt").symlink_to(chats.parent / "outside.txt")
+    (chats / ".env").write_text("OPENAI_API_KEY=sk-secret")
+    (chats / "keys").mkdir()
+    (chats / "keys" / "id_ed25519").write_text("-----BEGIN OPENSSH PRIVATE KEY-----")
+    (chats / ".ssh").mkdir()
+    (chats / ".ssh" / "config").write_text("Host x")
+    (chats / "data.bin").write_bytes(b"\xff\xfe\x00")
+    (chats / "big.txt").write_text("x" * 101)
+    with pytest.raises(ContextRefused, match=why) as refused:
+        ask(f"look at @file:{written}", Rules(chats.resolve(), limit=100))
+    assert "\n" not in str(refused.value) and "sk-secret" not in str(refused.value)
+
+
+def test_context_roots_allow_files_outside_and_secrets_there(chats: Path, tmp_path: Path) -> None:
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / ".env").write_text("A=1\n")
+    rules = Rules(chats.resolve(), roots=(notes.resolve(),))
+    assert ask(f"@file:{notes}/.env", rules).endswith(f"```{notes}/.env\nA=1\n```")
+    path, size = check(references(f"@file:{notes}/.env")[0], rules)
+    assert path == (notes / ".env").resolve() and size == 4
+
+
+def test_a_chat_that_is_no_file_sends_only_absolute_paths_under_its_roots(chats: Path) -> None:
+    with pytest.raises(ContextRefused, match="needs a chat saved as a file"):
+        ask("@file:src/app.py", Rules(None))
+    with pytest.raises(ContextRefused, match="outside this chat's folder"):
+        ask(f"@file:{chats}/src/app.py", Rules(None))
