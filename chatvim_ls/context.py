@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .chat import Message, parse_chat
+from .config import NotText, read_text
 from .problems import ChatvimError
 
 CONTEXT_LIMIT = 200_000  # bytes
@@ -97,22 +98,15 @@ def read(reference: Reference, path: Path, limit: int) -> str:
     """The text a reference sends, or `ContextRefused`."""
     name = f"@file:{reference.path}"
     try:
-        size = path.stat().st_size
-        if not path.is_file():
-            raise ContextRefused(f"{name} is not a file")
-        if size > limit:
-            raise ContextRefused(f"{name} has {size:,} bytes, more than context_limit ({limit:,})")
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ContextRefused(f"{name}: no such file") from None
+        if path.is_dir():
+            raise ContextRefused(f"{name} is a folder, not a file")
+        if path.exists() and path.stat().st_size > limit:
+            raise ContextRefused(f"{name} has {path.stat().st_size:,} bytes, more than context_limit ({limit:,})")
+        text = read_text(path)  # missing, unreadable, not UTF-8, binary: one line saying which
+    except NotText as exc:
+        raise ContextRefused(str(exc).replace(str(path), name, 1) + ": not sent") from None
     except OSError as exc:
         raise ContextRefused(f"{name}: cannot read it ({exc.strerror or exc})") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ContextRefused(f"{name} is not UTF-8 text: not sent") from None
-    if "\x00" in text:
-        raise ContextRefused(f"{name} looks binary (a NUL byte): not sent")
     if reference.first is None:
         return text
     lines = text.splitlines(keepends=True)

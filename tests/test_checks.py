@@ -31,12 +31,17 @@ def test_checks_kept_across_changes_are_those_of_a_fresh_parse(text: str, change
     doc = TextDocument("file:///c.md", text, encoding="utf-32")
     checks = ChatChecks(doc, Settings())
     assert checks.problems(doc) == fresh(doc.text)
-    for line, count, new in changes:
-        start = min(line, len(doc.lines) - 1)
-        end = min(start + count, len(doc.lines) - 1)
-        doc.apply(Change(doc.from_client(start, 0), doc.from_client(end, 0), new + "\n" if count else new))
+    for change in changes:
+        apply(doc, *change)
         checks.update(doc, doc.take_splices())
         assert checks.problems(doc) == fresh(doc.text), doc.text
+
+
+def apply(doc: TextDocument, line: int, count: int, new: str) -> None:
+    """Replace `count` whole lines from `line` (clamped) by `new`."""
+    start = min(line, len(doc.lines) - 1)
+    end = min(start + count, len(doc.lines) - 1)
+    doc.apply(Change(doc.from_client(start, 0), doc.from_client(end, 0), new + "\n" if count else new))
 
 
 def test_an_unclosed_fence_is_a_warning_on_its_line() -> None:
@@ -102,9 +107,7 @@ def test_several_changes_in_one_report_are_followed_too(text: str, changes: list
     answer's pieces beside the user's): read once, after the last."""
     doc = TextDocument("file:///c.md", text, encoding="utf-32")
     checks = ChatChecks(doc, Settings())
-    for line, count, new in changes:
-        start = min(line, len(doc.lines) - 1)
-        end = min(start + count, len(doc.lines) - 1)
-        doc.apply(Change(doc.from_client(start, 0), doc.from_client(end, 0), new + "\n" if count else new))
+    for change in changes:
+        apply(doc, *change)
     checks.update(doc, doc.take_splices())
     assert checks.problems(doc) == fresh(doc.text), doc.text

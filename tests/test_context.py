@@ -52,9 +52,10 @@ def test_references_in_code_blocks_and_answers_are_text(chats: Path) -> None:
         (".ssh/config", "may hold secrets"),
         ("missing.py", "no such file"),
         ("data.bin", "not UTF-8 text"),
+        ("nul.txt", "a NUL byte"),
         ("big.txt", "more than context_limit"),
         ("src/app.py#L9", "no such lines"),
-        ("src", "is not a file"),
+        ("src", "is a folder"),
     ],
 )
 def test_a_reference_is_refused_with_one_line_saying_why(chats: Path, written: str, why: str) -> None:
@@ -66,6 +67,7 @@ def test_a_reference_is_refused_with_one_line_saying_why(chats: Path, written: s
     (chats / ".ssh").mkdir()
     (chats / ".ssh" / "config").write_text("Host x")
     (chats / "data.bin").write_bytes(b"\xff\xfe\x00")
+    (chats / "nul.txt").write_bytes(b"a\x00b")
     (chats / "big.txt").write_text("x" * 101)
     with pytest.raises(ContextRefused, match=why) as refused:
         ask(f"look at @file:{written}", Rules(chats.resolve(), limit=100))
