@@ -88,9 +88,12 @@ class ServerOptions:
         if new_chats is not None and (not isinstance(new_chats, str) or not new_chats):
             raise ConfigError(f'{where}: `new_chats` must be a folder, like "~/chats"', setting=("new_chats",))
         roots = data.get("context_roots", [])
-        if not isinstance(roots, list) or not all(isinstance(d, str) and d for d in roots):
+        if not isinstance(roots, list) or not all(
+            isinstance(d, str) and Path(d).expanduser().is_absolute() for d in roots
+        ):
             raise ConfigError(
-                f'{where}: `context_roots` must be a list of folders, like ["~/notes"]', setting=("context_roots",)
+                f'{where}: `context_roots` must be a list of absolute folders, like ["~/notes"]',
+                setting=("context_roots",),
             )
         limit = data.get("context_limit")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
@@ -222,6 +225,12 @@ def read_text(path: Path) -> str:
         raise NotText(f"{path}: is a directory, not a chat file") from None
     except OSError as exc:
         raise NotText(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    return text_of(data, str(path))
+
+
+def text_of(data: bytes, where: str) -> str:
+    """Bytes as UTF-8 text, or `NotText` naming `where` and the place that is not text."""
+    path = where
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -2,39 +2,49 @@
 sends that file's text with it, as a fenced block labelled with the
 reference, read when the question is sent.
 
-The rules, safety first (a chat that was merely opened must never send a
-file the user did not choose):
+Only the question being sent (the last) is read for references; earlier
+ones go as written. The rules, safety first (a chat that was merely opened
+must never send a file the user did not choose):
 - PATH is relative to the chat's folder, or absolute (`~` too). The file,
   symlinks followed, must lie in the chat's folder tree, or under one of
   the `context_roots` folders of config.md or the editor's settings (never
   of a chat).
-- A file that may hold secrets (`.env`, private keys, `.netrc`, cloud and
-  tool credentials, anything under `.ssh`, `.gnupg` or `.aws`) is refused
-  unless it lies under a `context_roots` folder.
+- A hidden file, or one in a hidden folder below the chat's folder (`.env`,
+  `.git/config`, anything under `.ssh`), or a name that may hold secrets
+  (`SECRET_NAMES`: private keys, `credentials`, `*.tfvars`, …; without
+  case) is refused unless it lies under a `context_roots` folder.
 - A file that is missing, unreadable, not UTF-8 text, or larger than
   `context_limit` bytes (default `CONTEXT_LIMIT`) is refused.
 - A refused reference stops the question, with a one-line message; a
-  refused path is never read. References inside code blocks are text.
+  refused path is never read. References inside code blocks, inline code
+  and HTML comments (hidden in a preview) are text. Only regular files are
+  read (a pipe would never end), at most `context_limit` bytes.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import os
 import re
+import stat
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .chat import Message, parse_chat
-from .config import NotText, read_text
+from .config import NotText, text_of
 from .problems import ChatvimError
+from .textdoc import LINE_BREAK
 
 CONTEXT_LIMIT = 200_000  # bytes
-REFERENCE = re.compile(r"(?<![\w@/])@file:(\S+?)(?:#L(\d+)(?:-L(\d+))?)?(?=[\s,;!?)\]]|[.:](?:\s|$)|$)")
-#: File names, and folders anywhere in a path, that may hold secrets.
-SECRET_NAMES = (".env", ".env.*", "*.env", ".netrc", "_netrc", ".npmrc", ".pypirc", ".git-credentials", "*.pem",
-                "*.key", "*.p12", "*.pfx", "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", "credentials",
-                "credentials.json", "application_default_credentials.json", "*.tfstate", "secrets.*")  # fmt: skip
-SECRET_FOLDERS = (".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", "gcloud")
+# Not after a word, `@`, `/` or a backtick (inline code); the path stops at a backtick or `*` (markup).
+REFERENCE = re.compile(r"(?<![\w@/`])@file:([^\s`*]+?)(?:#L(\d{1,9})(?:-L(\d{1,9}))?)?(?=[\s,;!?)\]`*]|[.:](?:\s|$)|$)")
+COMMENT = re.compile(r"<!--.*?(?:-->|$)", re.S)  # hidden in a preview: references there are not read
+#: File names (matched without case) that may hold secrets.
+SECRET_NAMES = (".env", ".env.*", "*.env", ".envrc", ".netrc", "_netrc", ".npmrc", ".pypirc", ".pgpass", ".my.cnf",
+                ".git-credentials", ".vault-token", ".htpasswd", ".bash_history", ".zsh_history", "*.pem", "*.key",
+                "*.p12", "*.pfx", "*.ppk", "*.kdbx", "*.keystore", "*.jks", "id_rsa*", "id_dsa*", "id_ecdsa*",
+                "id_ed25519*", "credentials", "credentials.*", "application_default_credentials.json", "*.tfstate",
+                "*.tfstate.*", "*.tfvars", "secrets.*", "rclone.conf")  # fmt: skip
 
 
 class ContextRefused(ChatvimError):
@@ -61,11 +71,12 @@ class Rules:
 def references(text: str) -> list[Reference]:
     """The references in a question's text, outside its code blocks."""
     blocks = parse_chat(text).code_blocks if "```" in text or "~~~" in text else []
+    comments = [m.span() for m in COMMENT.finditer(text)]
     line_starts = [0] + [m.end() for m in re.finditer(r"\r\n|\r|\n", text)]
     found = []
     for match in REFERENCE.finditer(text):
         line = sum(1 for start in line_starts if start <= match.start()) - 1
-        if any(first <= line <= last for first, last in blocks):
+        if any(first <= line <= last for first, last in blocks) or any(a <= match.start() < b for a, b in comments):
             continue
         first = int(match[2]) if match[2] else None
         last = int(match[3]) if match[3] else first
@@ -75,45 +86,64 @@ def references(text: str) -> list[Reference]:
 
 def resolve(reference: Reference, rules: Rules) -> Path:
     """The file a reference may send, or `ContextRefused` saying why not (nothing is read)."""
-    written = Path(reference.path).expanduser()
-    if not written.is_absolute():
-        if rules.folder is None:
-            raise ContextRefused(f"@file:{reference.path}: a relative path needs a chat saved as a file")
-        written = rules.folder / written
-    path = written.resolve()
-    allowed_root = any(path.is_relative_to(root) for root in rules.roots)
+    name = f"@file:{reference.path}"
+    if reference.path.startswith(("//", "\\\\")) or "\0" in reference.path:
+        raise ContextRefused(f"{name}: not a path on this machine")  # (checked before the file system is asked)
+    try:
+        written = Path(reference.path).expanduser()
+        if not written.is_absolute():
+            if rules.folder is None:
+                raise ContextRefused(f"{name}: a relative path needs a chat saved as a file")
+            written = rules.folder / written
+        path = written.resolve()
+    except (OSError, RuntimeError, ValueError):  # an unknown ~user, a symlink loop
+        raise ContextRefused(f"{name}: cannot follow this path") from None
+    root = next((r for r in rules.roots if path.is_relative_to(r)), None)
     in_chat_folder = rules.folder is not None and path.is_relative_to(rules.folder)
-    if not (allowed_root or in_chat_folder):
-        raise ContextRefused(
-            f"@file:{reference.path} is outside this chat's folder: add its folder to context_roots in config.md"
-        )
-    if _may_hold_secrets(path) and not allowed_root:
-        raise ContextRefused(
-            f"@file:{reference.path} may hold secrets: not sent (add its folder to context_roots to allow it)"
-        )
+    if root is None and not in_chat_folder:
+        raise ContextRefused(f"{name} is outside this chat's folder: add its folder to context_roots in config.md")
+    if root is None and rules.folder is not None and _may_hold_secrets(path.relative_to(rules.folder)):
+        raise ContextRefused(f"{name} is hidden or may hold secrets: not sent (add its folder to context_roots)")
     return path
 
 
 def read(reference: Reference, path: Path, limit: int) -> str:
-    """The text a reference sends, or `ContextRefused`."""
+    """The text a reference sends, or `ContextRefused`: a regular file only
+    (a pipe would never end), opened without following a link swapped in
+    since `resolve`, at most `limit` bytes."""
     name = f"@file:{reference.path}"
     try:
-        if path.is_dir():
-            raise ContextRefused(f"{name} is a folder, not a file")
-        if path.exists() and path.stat().st_size > limit:
-            raise ContextRefused(f"{name} has {path.stat().st_size:,} bytes, more than context_limit ({limit:,})")
-        text = read_text(path)  # missing, unreadable, not UTF-8, binary: one line saying which
-    except NotText as exc:
-        raise ContextRefused(str(exc).replace(str(path), name, 1) + ": not sent") from None
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise ContextRefused(f"{name}: no such file") from None
     except OSError as exc:
         raise ContextRefused(f"{name}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ContextRefused(f"{name} is a folder, not a file")
+        if not stat.S_ISREG(mode):
+            raise ContextRefused(f"{name} is not a regular file: not sent")
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(limit + 1)
+    except OSError as exc:
+        raise ContextRefused(f"{name}: cannot read it ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise ContextRefused(f"{name} has more than context_limit ({limit:,}) bytes: not sent")
+    try:
+        text = text_of(data, name)
+    except NotText as exc:
+        raise ContextRefused(f"{exc}: not sent") from None
     if reference.first is None:
         return text
-    lines = text.splitlines(keepends=True)
+    lines = LINE_BREAK.split(text)[0::2]
+    breaks = [*LINE_BREAK.split(text)[1::2], ""]
     last = reference.last or reference.first
     if reference.first < 1 or last < reference.first or reference.first > len(lines):
         raise ContextRefused(f"{name}#L{reference.first}: no such lines (it has {len(lines)})")
-    return "".join(lines[reference.first - 1 : last])
+    return "".join(line + brk for line, brk in list(zip(lines, breaks, strict=True))[reference.first - 1 : last])
 
 
 def check(reference: Reference, rules: Rules) -> tuple[Path, int]:
@@ -124,10 +154,14 @@ def check(reference: Reference, rules: Rules) -> tuple[Path, int]:
 
 
 def expand(messages: list[Message], rules: Rules) -> list[Message]:
-    """The messages with each question's files added after its text, in order, once each."""
+    """The messages with the files of the question being sent (the last)
+    added after its text, in order, once each. Earlier questions go as they
+    are written: their files were sent with them, and a chat written by
+    someone else must not send files through its old turns."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=-1)
     expanded = []
-    for message in messages:
-        refs = references(message.content) if message.role == "user" else []
+    for index, message in enumerate(messages):
+        refs = references(message.content) if index == last else []
         blocks, seen = [], set()
         for reference in refs:
             if reference.written in seen:
@@ -150,7 +184,9 @@ def _longest_run(text: str, char: str) -> int:
     return max((len(run) for run in runs), default=0)
 
 
-def _may_hold_secrets(path: Path) -> bool:
-    if any(part in SECRET_FOLDERS for part in path.parts[:-1]):
+def _may_hold_secrets(below: Path) -> bool:
+    """`below`, the part of a path inside the chat's folder: hidden (a part
+    starting with ".") or a name that may hold secrets, without case (macOS)."""
+    if any(part.startswith(".") for part in below.parts):
         return True
-    return any(fnmatch.fnmatch(path.name, pattern) for pattern in SECRET_NAMES)
+    return any(fnmatch.fnmatchcase(below.name.lower(), pattern) for pattern in SECRET_NAMES)

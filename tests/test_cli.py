@@ -175,5 +175,5 @@ def test_dry_run_shows_the_files_a_question_sends_and_refuses_the_rest(tmp_path:
     assert result.returncode != 0 and result.stdout == "" and "sk-not-sent" not in result.stderr
     assert (
         result.stderr.strip()
-        == f"{secret}: error: @file:.env may hold secrets: not sent (add its folder to context_roots to allow it)"
+        == f"{secret}: error: @file:.env is hidden or may hold secrets: not sent (add its folder to context_roots)"
     )

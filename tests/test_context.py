@@ -3,6 +3,7 @@ reference sends, and every way one is refused before anything is read."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,13 @@ def test_references_in_code_blocks_and_answers_are_text(chats: Path) -> None:
         ("big.txt", "more than context_limit"),
         ("src/app.py#L9", "no such lines"),
         ("src", "is a folder"),
+        (".git/config", "is hidden"),
+        ("ID_RSA", "may hold secrets"),  # without case: a case-insensitive disk opens id_rsa
+        ("prod.tfvars", "may hold secrets"),
+        ("fifo", "not a regular file"),  # a pipe would never end
+        ("~nosuchuser/x", "cannot follow this path"),
+        ("loop", "cannot follow this path|no such file"),
+        ("//server/share/x", "not a path on this machine"),
     ],
 )
 def test_a_reference_is_refused_with_one_line_saying_why(chats: Path, written: str, why: str) -> None:
@@ -69,6 +77,12 @@ def test_a_reference_is_refused_with_one_line_saying_why(chats: Path, written: s
     (chats / "data.bin").write_bytes(b"\xff\xfe\x00")
     (chats / "nul.txt").write_bytes(b"a\x00b")
     (chats / "big.txt").write_text("x" * 101)
+    (chats / ".git").mkdir()
+    (chats / ".git" / "config").write_text("url = https://u:token@host/x")
+    (chats / "ID_RSA").write_text("key")
+    (chats / "prod.tfvars").write_text("password = 1")
+    os.mkfifo(chats / "fifo")
+    (chats / "loop").symlink_to(chats / "loop")
     with pytest.raises(ContextRefused, match=why) as refused:
         ask(f"look at @file:{written}", Rules(chats.resolve(), limit=100))
     assert "\n" not in str(refused.value) and "sk-secret" not in str(refused.value)
@@ -89,3 +103,10 @@ def test_a_chat_that_is_no_file_sends_only_absolute_paths_under_its_roots(chats:
         ask("@file:src/app.py", Rules(None))
     with pytest.raises(ContextRefused, match="outside this chat's folder"):
         ask(f"@file:{chats}/src/app.py", Rules(None))
+
+
+def test_only_the_question_being_sent_is_read_and_comments_and_inline_code_are_text(chats: Path) -> None:
+    rules = Rules(chats.resolve())
+    old, new = Message("user", "earlier @file:src/app.py"), Message("user", "now <!-- @file:src/app.py --> `@file:x`")
+    assert expand([old, Message("assistant", "ok"), new], rules) == [old, Message("assistant", "ok"), new]
+    assert references("**@file:src/app.py**")[0].path == "src/app.py"

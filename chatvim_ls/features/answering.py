@@ -118,7 +118,8 @@ class Answers(Listener):
         )  # fmt: skip
         answer = Answer(
             writer, LspEditor(server, uri), lambda: _events(request, provider, options), model=request.model,
-            provider=request.provider, show_reasoning=chat.settings.over(config.settings).reasoning == "show",
+            provider=request.provider,
+            show_reasoning=how != CONTINUE and chat.settings.over(config.settings).reasoning == "show",
             repeats=repeats[-REPEAT_TAIL:] if repeats and how == CONTINUE and provider.continues_by == "ask" else None,
         )  # fmt: skip
         self.by_uri[uri] = answer
