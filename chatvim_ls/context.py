@@ -33,7 +33,7 @@ from pathlib import Path
 from .chat import Message, parse_chat
 from .config import NotText, text_of
 from .problems import ChatvimError
-from .textdoc import LINE_BREAK
+from .textdoc import split_keeping_ends
 
 CONTEXT_LIMIT = 200_000  # bytes
 # Not after a word, `@`, `/` or a backtick (inline code); the path stops at a backtick or `*` (markup).
@@ -138,12 +138,11 @@ def read(reference: Reference, path: Path, limit: int) -> str:
         raise ContextRefused(f"{exc}: not sent") from None
     if reference.first is None:
         return text
-    lines = LINE_BREAK.split(text)[0::2]
-    breaks = [*LINE_BREAK.split(text)[1::2], ""]
+    lines = split_keeping_ends(text)  # where LSP breaks lines, as the editor numbers them
     last = reference.last or reference.first
     if reference.first < 1 or last < reference.first or reference.first > len(lines):
         raise ContextRefused(f"{name}#L{reference.first}: no such lines (it has {len(lines)})")
-    return "".join(line + brk for line, brk in list(zip(lines, breaks, strict=True))[reference.first - 1 : last])
+    return "".join(lines[reference.first - 1 : last])
 
 
 def check(reference: Reference, rules: Rules) -> tuple[Path, int]:
