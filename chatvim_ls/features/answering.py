@@ -1,13 +1,20 @@
 """Asking for an answer, and stopping it: commands, code actions, progress.
 
 - `chatvim.complete [uri]` checks the chat, answers at once, then streams
-  the answer in the background (`answer.Answer`). A refusal is one message
+  the answer in the background (`answer.Answer`), with the files of the
+  question's `@file:` references (`context.py`). A refusal is one message
   (showMessage) and the answer `{"started": false, "reason": …}`, never also
   an error answer, which editors would show a second time.
+- `chatvim.regenerate [uri]`: the same request again, in place of the last
+  answer; `chatvim.continue [uri]`: the rest of a cut last answer, after
+  its last character (`last_answer`; the writer takes out what goes, as a
+  repair, with the first new text).
 - `chatvim.stop [uri]` (or `[]` for all), `window/workDoneProgress/cancel`
   and `$/cancelRequest` of a complete request stop an answer.
 - Code actions: "Chatvim: complete" in chats only, "Chatvim: stop" instead
-  while an answer streams (the commands themselves work in any document).
+  while an answer streams (the commands themselves work in any document);
+  "Chatvim: regenerate" after a last answer, "Chatvim: continue" after one
+  that was cut.
 - `shutdown` is answered once every answer has ended its progress.
 """
 
