@@ -32,6 +32,7 @@ from .features import (
     code_lens,
     completion,
     configuration,
+    context_links,
     costs,
     diagnostics,
     documents,
@@ -134,7 +135,19 @@ class ChatvimServer(LanguageServer):
         return await asyncio.shield(reply)
 
 
-FEATURES = (configuration, answering, new_chat, diagnostics, symbols, folding, completion, hover, code_lens, costs)
+FEATURES = (
+    configuration,
+    answering,
+    new_chat,
+    diagnostics,
+    symbols,
+    folding,
+    completion,
+    hover,
+    code_lens,
+    costs,
+    context_links,
+)
 
 
 def create_server() -> ChatvimServer:

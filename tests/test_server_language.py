@@ -404,3 +404,31 @@ async def test_a_file_referenced_in_the_question_is_sent_with_it(client: EditorC
     result = await complete(client, outside)
     assert isinstance(result, dict) and result["started"] is False and "outside this chat's folder" in result["reason"]
     assert len(fake.requests) == 1  # nothing went out
+
+
+async def test_a_file_reference_is_a_link_and_its_hover_says_what_goes(
+    client: EditorClient, fake: FakeProvider
+) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="chatvim-links-"))
+    (folder / "notes.txt").write_text("line 1\nline 2\n")
+    (folder / ".env").write_text("KEY=sk-never-shown\n")
+    question = QUESTION.replace("What is 1 + 1?", "Read @file:notes.txt and @file:.env")
+    editor = EditorCopy(client, (folder / "chat.md").as_uri(), question)
+    editor.open()
+    links = await client.text_document_document_link_async(lsp.DocumentLinkParams(text_document=here(editor)))
+    assert [(link.target, link.range.start.character, link.range.end.character) for link in links or []] == [
+        ((folder / "notes.txt").resolve().as_uri(), 5, 20)
+    ]
+    sent = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=here(editor), position=lsp.Position(line=6, character=8))
+    )
+    assert sent is not None and isinstance(sent.contents, lsp.MarkupContent)
+    assert "Sent with the question" in sent.contents.value and "14 bytes, about 3 tokens" in sent.contents.value
+    assert "line 1\nline 2\n" in sent.contents.value
+    refused = await client.text_document_hover_async(
+        lsp.HoverParams(text_document=here(editor), position=lsp.Position(line=6, character=28))
+    )
+    assert refused is not None and isinstance(refused.contents, lsp.MarkupContent)
+    assert (
+        refused.contents.value.startswith("Not sent: @file:.env is hidden") and "sk-never" not in refused.contents.value
+    )

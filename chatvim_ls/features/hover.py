@@ -1,4 +1,5 @@
-"""Hovers on a chat's settings (`textDocument/hover`, `hover.py`). In chats only."""
+"""Hovers on a chat's settings (`textDocument/hover`, `hover.py`) and on its
+`@file:` references (`context_links.py`). In chats only."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from lsprotocol import types as lsp
 from ..chat import parse_head
 from ..config import ConfigError, GlobalConfig
 from ..hover import hover_at
+from .context_links import reference_hover
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -29,7 +31,7 @@ def register(server: ChatvimServer) -> None:
         at = doc.from_client(params.position.line, params.position.character)
         found = hover_at(parse_head(doc.lines, server.settings.chat_defaults()), at, config, os.environ)
         if found is None:
-            return None
+            return reference_hover(server, doc.uri, at)
         text, place = found
         start, end = doc.to_client(place.start), doc.to_client(place.end)
         return lsp.Hover(
