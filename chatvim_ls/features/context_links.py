@@ -2,7 +2,8 @@
 last question would send (`textDocument/documentLink`), and a hover that
 shows what will be sent (its size, first lines and a token estimate) or why
 it will not (`context.py`'s one line). Nothing is read for a reference the
-rules refuse.
+rules refuse. A line at a time: a reference inside an HTML comment that
+spans lines is shown as if it were sent (it is not).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from ..context import ContextRefused, Reference, Rules, check, read, references,
 from ..problems import Position
 from ..textdoc import TextDocument
 from .answering import context_rules
+from .documents import ParsedChat
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -24,8 +26,11 @@ FIRST_LINES = 5
 CHARS_PER_TOKEN = 4  # a rough estimate, as providers' tokenizers go for English and code
 
 
-def _on_line(doc: TextDocument, line: int) -> list[Reference]:
-    return references(doc.line_text(line))
+def _on_line(parsed: ParsedChat, line: int) -> list[Reference]:
+    """The references on a line of a question, but in a code block (text there)."""
+    if any(first <= line <= last for first, last in parsed.chat.code_blocks):
+        return []
+    return references(parsed.doc.line_text(line))
 
 
 def _range(doc: TextDocument, line: int, reference: Reference) -> lsp.Range:
@@ -67,7 +72,7 @@ def reference_hover(server: ChatvimServer, uri: str, at: Position) -> lsp.Hover 
     turn = next((t for t in parsed.chat.turns if t.start_line <= at.line <= t.end_line), None)
     if turn is None or turn.role != "user":
         return None
-    reference = next((r for r in _on_line(parsed.doc, at.line) if r.start <= at.character <= r.end), None)
+    reference = next((r for r in _on_line(parsed, at.line) if r.start <= at.character <= r.end), None)
     if reference is None:
         return None
     last = max(i for i, t in enumerate(parsed.chat.turns) if t.role == "user")
@@ -86,7 +91,7 @@ def register(server: ChatvimServer) -> None:
         found = []
         for turn in (t for t in parsed.chat.turns if t.role == "user"):
             for line in range(turn.start_line, turn.end_line + 1):
-                for reference in _on_line(parsed.doc, line) if "@file:" in parsed.lines[line] else []:
+                for reference in _on_line(parsed, line) if "@file:" in parsed.lines[line] else []:
                     try:
                         target = resolve(reference, rules).as_uri()
                     except ContextRefused:
