@@ -222,6 +222,16 @@ class ViEditor:
         self.terminal.close()
 
 
+def whole_answer_quietly(editor: ViEditor) -> None:
+    """The whole answer, and then nothing on the message line but the command typed."""
+    chat = editor.open_chat()
+    editor.code_action("Chatvim: complete")  # type: ignore[attr-defined]
+    editor.wait_for_answer()
+    message = editor.message_line()
+    assert not message.strip() or message.startswith(":"), message
+    assert editor.saved(chat) == QUESTION + ANSWER
+
+
 def stop_mid_answer(editor: Editor) -> None:
     """Asked, then stopped at its third word (the provider sends one word every 0.1 s)."""
     chat = editor.open_chat()

@@ -26,6 +26,7 @@ from .terminal import (
     readme_snippet,
     refused_key,
     stop_mid_answer,
+    whole_answer_quietly,
 )
 
 LSPCONFIG = Path(__file__).resolve().parent.parent.parent / "shared" / "clients" / "nvim-lspconfig"
@@ -74,12 +75,7 @@ def fake(provider: ThreadedFake, nvim: Neovim) -> ThreadedFake:
 
 
 def test_the_whole_answer_arrives(nvim: Neovim, fake: ThreadedFake) -> None:
-    chat = nvim.open_chat()
-    nvim.code_action("Chatvim: complete")
-    nvim.wait_for_answer()
-    message = nvim.message_line()
-    assert not message.strip() or message.startswith(":"), message  # nothing but the command typed
-    assert nvim.saved(chat) == QUESTION + ANSWER
+    whole_answer_quietly(nvim)
 
 
 def test_typing_above_and_below_while_it_streams(nvim: Neovim, fake: ThreadedFake) -> None:

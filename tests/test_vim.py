@@ -26,6 +26,7 @@ from .terminal import (
     readme_snippet,
     refused_key,
     stop_mid_answer,
+    whole_answer_quietly,
 )
 
 CLIENTS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "clients"
@@ -94,12 +95,7 @@ def fake(provider: ThreadedFake, vim: Vim) -> ThreadedFake:
 
 
 def test_the_whole_answer_arrives(vim: Vim, fake: ThreadedFake) -> None:
-    chat = vim.open_chat()
-    vim.code_action("Chatvim: complete")
-    vim.wait_for_answer()
-    message = vim.message_line()
-    assert not message.strip() or message.startswith(":"), message  # nothing but the command typed
-    assert vim.saved(chat) == QUESTION + ANSWER
+    whole_answer_quietly(vim)
 
 
 def test_the_statusline_shows_the_progress_until_the_answer_ends(vim: Vim, fake: ThreadedFake) -> None:

@@ -11,7 +11,7 @@ from lsprotocol import types as lsp
 
 from ..chat import parse_head
 from ..completion import Item, items_at
-from ..config import ConfigError, GlobalConfig
+from ..config import GlobalConfig
 from ..textdoc import TextDocument
 
 if TYPE_CHECKING:
@@ -51,8 +51,4 @@ def register(server: ChatvimServer) -> None:
         doc = server.documents.get(params.text_document.uri)
         if doc is None or not server.documents.is_chat(doc):
             return []
-        try:
-            config = server.settings.global_config()
-        except ConfigError:
-            config = GlobalConfig()
-        return completion_items(doc, params.position, config)
+        return completion_items(doc, params.position, server.settings.usable_config())

@@ -48,12 +48,21 @@ class EditorSettings:
         editor = self.workspace_options.over(self.init_options)
         return replace(config, options=editor.over(config.options))
 
+    def config_or_error(self) -> GlobalConfig | ConfigError:
+        """`global_config()`, or what is wrong with it (for the features that say so)."""
+        try:
+            return self.global_config()
+        except ConfigError as exc:
+            return exc
+
+    def usable_config(self) -> GlobalConfig:
+        """`global_config()`, or the defaults while config.md is broken (diagnostics say why)."""
+        config = self.config_or_error()
+        return config if isinstance(config, GlobalConfig) else GlobalConfig()
+
     def chat_defaults(self) -> Settings:
         """config.md's settings under every chat's (none while it is broken)."""
-        try:
-            return self.global_config().settings
-        except ConfigError:
-            return Settings()
+        return self.usable_config().settings
 
     async def settled(self) -> None:
         """Once settings being read (just changed) are in, or after `CONFIGURATION_WAIT`."""

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
-from ..config import ConfigError, ServerOptions
 from ..context import ContextRefused, Reference, Rules, check, read, references, resolve
 from ..problems import Position
 from ..textdoc import TextDocument
@@ -41,11 +40,7 @@ def _range(doc: TextDocument, line: int, reference: Reference) -> lsp.Range:
 
 
 def _rules(server: ChatvimServer, uri: str) -> Rules:
-    try:
-        options = server.settings.global_config().options
-    except ConfigError:
-        options = ServerOptions()  # (no roots: the chat's folder only)
-    return context_rules(uri, options)
+    return context_rules(uri, server.settings.usable_config().options)  # (broken config.md: the chat's folder only)
 
 
 def explain(reference: Reference, rules: Rules, last_question: bool) -> str:

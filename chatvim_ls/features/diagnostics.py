@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as lsp
 
 from ..checks import ChatChecks, config_problems, global_config_problems
-from ..config import ConfigError, config_path
+from ..config import config_path
 from ..problems import Position, Problem, Severity
 from ..textdoc import Splice, TextDocument
 from .documents import Listener, file_path, is_markdown
@@ -79,12 +79,8 @@ class Diagnostics(Listener):
             path = file_path(doc.uri) or Path("config.md")
             problems = global_config_problems(doc.text, path)
         elif (checks := self.checks.get(doc.uri)) is not None:
-            try:
-                config = self.server.settings.global_config()
-            except ConfigError as exc:
-                problems = [*checks.problems(doc), *config_problems(checks.chat, exc, os.environ)]
-            else:
-                problems = [*checks.problems(doc), *config_problems(checks.chat, config, os.environ)]
+            config = self.server.settings.config_or_error()
+            problems = [*checks.problems(doc), *config_problems(checks.chat, config, os.environ)]
         else:
             return []
         return [_diagnostic(doc, p) for p in problems]

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 from lsprotocol import types as lsp
 
 from ..chat import parse_head
-from ..config import ConfigError, GlobalConfig
 from ..hover import hover_at
 from .context_links import reference_hover
 
@@ -23,13 +22,9 @@ def register(server: ChatvimServer) -> None:
         doc = server.documents.get(params.text_document.uri)
         if doc is None or not server.documents.is_chat(doc):
             return None
-        config: GlobalConfig | ConfigError
-        try:
-            config = server.settings.global_config()
-        except ConfigError as exc:
-            config = exc
         at = doc.from_client(params.position.line, params.position.character)
-        found = hover_at(parse_head(doc.lines, server.settings.chat_defaults()), at, config, os.environ)
+        head = parse_head(doc.lines, server.settings.chat_defaults())
+        found = hover_at(head, at, server.settings.config_or_error(), os.environ)
         if found is None:
             return reference_hover(server, doc.uri, at)
         text, place = found
