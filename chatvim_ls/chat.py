@@ -381,9 +381,11 @@ def fence_at(text: str, line: int) -> Fence | None:
     return Fence(line, run[0], run[1], opener is not None, closer is not None)
 
 
-def unclosed_fences(fences: list[Fence]) -> list[int]:
-    """The lines of fences that open a code block no later line closes: they
-    hide nothing (`_delimiter_lines`), and a writer surely meant to close them."""
+def fence_blocks(fences: list[Fence]) -> tuple[list[int], list[tuple[int, int]]]:
+    """The lines of fences that open a code block no later line closes (they
+    hide nothing, and a writer surely meant to close them), and the
+    (opening, closing) lines of each closed block, as `_delimiter_lines`
+    finds them."""
     longest = {"`": 0, "~": 0}
     longest_after = []
     for fence in reversed(fences):
@@ -391,17 +393,18 @@ def unclosed_fences(fences: list[Fence]) -> list[int]:
         if fence.closes:
             longest[fence.char] = max(longest[fence.char], fence.length)
     longest_after.reverse()
-    unclosed = []
+    unclosed, blocks = [], []
     open_fence: Fence | None = None
     for fence, closer_after in zip(fences, longest_after, strict=True):
         if open_fence is not None:
             if fence.closes and fence.char == open_fence.char and fence.length >= open_fence.length:
+                blocks.append((open_fence.line, fence.line))
                 open_fence = None
         elif fence.opens and closer_after >= fence.length:
             open_fence = fence
         elif fence.opens:
             unclosed.append(fence.line)
-    return unclosed
+    return unclosed, blocks
 
 
 def unclosed_fence(text: str, line: int) -> Problem:

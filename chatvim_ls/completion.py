@@ -8,6 +8,8 @@
   reasoning levels. TOML values come quoted.
 - In the body, at the start of a line: the chat's delimiter lines (its own,
   when the front matter or config.md sets them).
+- In the body, after `@file:`: the names in the folder typed so far that
+  may be sent (`context.choices`, given as `paths`), folders first.
 
 An `Item` replaces the text from its `start` column to the cursor.
 """
@@ -15,6 +17,7 @@ An `Item` replaces the text from its `start` column to the cursor.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .chat import Chat
@@ -26,7 +29,7 @@ from .settings import KNOWN_REASONING_EFFORTS, SETTINGS, Settings
 @dataclass(frozen=True)
 class Item:
     label: str
-    kind: str  # "setting", "value" or "delimiter"
+    kind: str  # "setting", "value", "delimiter", "file" or "folder"
     detail: str
     documentation: str
     insert: str
@@ -36,17 +39,37 @@ class Item:
 _KEY = re.compile(r"\s*([A-Za-z_]*)")
 _TOML_VALUE = re.compile(r"\s*([A-Za-z_]+)\s*=\s*(\"?)([^\"]*)")
 _YAML_VALUE = re.compile(r"\s*([A-Za-z_]+)\s*:\s*([\"']?)(.*)")
+_TYPED_PATH = re.compile(r"(?<![\w@/`])@file:([^\s`*]*)")  # as `context.REFERENCE` starts
+Paths = Callable[[str], list[tuple[str, bool]]]  # the path typed so far -> (name, is a folder) that may follow
 
 
-def items_at(head: Chat, line: int, before: str, after: str, config: GlobalConfig) -> list[Item]:
+def items_at(head: Chat, line: int, before: str, after: str, config: GlobalConfig, paths: Paths) -> list[Item]:
     """What to offer on `line`, where `before` is the line's text before the
     cursor and `after` the rest; `head` is the chat's front matter (`chat.parse_head`)."""
     front = head.front_matter
     if front is not None and front.start_line < line < front.end_line:
         return _value_items(front.kind, before, after, config) or _key_items(front.kind, before, after, head)
     if front is None or line > front.end_line:
-        return _delimiter_items(before, after, head.settings.over(config.settings))
+        return _path_items(before, paths) or _delimiter_items(before, after, head.settings.over(config.settings))
     return []
+
+
+def _path_items(before: str, paths: Paths) -> list[Item]:
+    typed = next((m for m in _TYPED_PATH.finditer(before) if m.end() == len(before)), None)
+    if typed is None or "#" in typed[1]:
+        return []
+    start = typed.start(1) + typed[1].rfind("/") + 1  # the name after the last `/` is replaced
+    return [
+        Item(
+            name + "/" if folder else name,
+            "folder" if folder else "file",
+            "",
+            "",
+            name + "/" if folder else name,
+            start,
+        )
+        for name, folder in paths(typed[1])
+    ]
 
 
 def _key_items(kind: str, before: str, after: str, head: Chat) -> list[Item]:

@@ -16,23 +16,27 @@ must never send a file the user did not choose):
 - A file that is missing, unreadable, not UTF-8 text, or larger than
   `context_limit` bytes (default `CONTEXT_LIMIT`) is refused.
 - A refused reference stops the question, with a one-line message; a
-  refused path is never read. References inside code blocks, inline code
+  refused path is never read. In the editor, each one the question holds
+  is a diagnostic where it is written (`problems`), found by the same rules,
+  and completion offers only the paths they allow (`choices`). References inside code blocks, inline code
   and HTML comments (hidden in a preview) are text. Only regular files are
   read (a pipe would never end), at most `context_limit` bytes.
 """
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
 import os
 import re
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .chat import Message, parse_chat
 from .config import NotText, text_of
-from .problems import ChatvimError
+from .problems import ChatvimError, Position, Problem, Range, error
 from .textdoc import split_keeping_ends
 
 CONTEXT_LIMIT = 200_000  # bytes
@@ -107,6 +111,54 @@ def resolve(reference: Reference, rules: Rules) -> Path:
     return path
 
 
+def choices(typed: str, rules: Rules, limit: int = 500) -> list[tuple[str, bool]]:
+    """What may follow `typed`, a path written after `@file:` so far: the
+    names in the folder it names that the rules allow (with whether each is
+    a folder), folders first; a folder outside what may be sent is offered
+    only on the way to a `context_roots` folder. At most `limit`."""
+    folder_written = typed.rpartition("/")[0] + "/" if "/" in typed else ""
+    try:
+        folder: Path | None = resolve(_as_reference(folder_written or "."), rules)
+    except ContextRefused:
+        folder = _toward_a_root(folder_written or ".", rules)
+    if folder is None:
+        return []
+    found = []
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: (not e.is_dir(), e.name.lower()))
+    except OSError:
+        return []
+    for entry in entries:
+        is_folder = entry.is_dir()
+        try:
+            resolve(_as_reference(folder_written + entry.name), rules)
+        except ContextRefused:
+            if not (is_folder and _toward_a_root(folder_written + entry.name, rules)):
+                continue
+        found.append((entry.name, is_folder))
+        if len(found) == limit:
+            break
+    return found
+
+
+def _as_reference(path: str) -> Reference:
+    return Reference(path, path, None, None, 0, 0)
+
+
+def _toward_a_root(written: str, rules: Rules) -> Path | None:
+    """The folder `written` names if a `context_roots` folder lies below it, else None."""
+    try:
+        path = Path(written).expanduser()
+        if not path.is_absolute():
+            if rules.folder is None:
+                return None
+            path = rules.folder / path
+        path = path.resolve()
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return path if any(root.is_relative_to(path) for root in rules.roots) else None
+
+
 def read(reference: Reference, path: Path, limit: int) -> str:
     """The text a reference sends, or `ContextRefused`: a regular file only
     (a pipe would never end), opened without following a link swapped in
@@ -150,6 +202,24 @@ def check(reference: Reference, rules: Rules) -> tuple[Path, int]:
     path = resolve(reference, rules)
     text = read(reference, path, rules.limit)
     return path, len(text.encode("utf-8"))
+
+
+def problems(lines: Sequence[str], first: int, rules: Rules) -> list[Problem]:
+    """An error at each reference that would be refused, in a question whose
+    lines (without their breaks) start at line `first` of the chat."""
+    text = "\n".join(lines)
+    starts = [0]
+    for line in lines[:-1]:
+        starts.append(starts[-1] + len(line) + 1)
+    found = []
+    for reference in references(text):
+        try:
+            check(reference, rules)
+        except ContextRefused as exc:
+            at = bisect.bisect_right(starts, reference.start) - 1
+            start, end = reference.start - starts[at], reference.end - starts[at]
+            found.append(error(str(exc), Range(Position(first + at, start), Position(first + at, end))))
+    return found
 
 
 def expand(messages: list[Message], rules: Rules) -> list[Message]:

@@ -79,10 +79,11 @@ def forked_chat(lines: list[str], chat: Chat, line: int, delimiters: Delimiters)
     front_end = chat.front_matter.end_line if chat.front_matter else -1
     end = front_end if turn is None else turn.end_line  # (in the front matter: the settings and a first question)
     text = "".join(lines[: end + 1]).rstrip(" \t\r\n")
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"  # the chat's own, as the editor keeps it
     if turn is not None and turn.role == "user" and turn.content:
-        return text + "\n", text.count("\n")
-    text = (text + "\n\n" if text else "") + f"{delimiters.user}\n\n"
-    return text + "\n", text.count("\n")
+        return text + newline, text.count("\n")
+    text = (text + newline * 2 if text else "") + delimiters.user + newline * 2
+    return text + newline, text.count("\n")
 
 
 def _longest_run(text: str, char: str) -> int:

@@ -17,12 +17,18 @@ from chatvim_ls.settings import Settings
 from chatvim_ls.textdoc import Change, TextDocument
 
 LINES = ["+++", "---", 'model = "gpt-4.1"', "temprature = 1", "model: x", "```", "```python", "````", "~~~",
-         "  ```", "# === USER ===", "# === ASSISTANT ===", "text", "", "\ufeff+++"]  # fmt: skip
+         "  ```", "# === USER ===", "# === ASSISTANT ===", "text", "", "\ufeff+++",
+         'userDelimiter = "## me"', "## me"]  # fmt: skip
 texts = st.lists(st.sampled_from(LINES), max_size=14).map(lambda lines: "\n".join(lines))
 
 
 def fresh(text: str) -> list:
     return parse_chat(text).problems
+
+
+def last_question(text: str) -> tuple[int, int] | None:
+    questions = [(t.start_line, t.end_line) for t in parse_chat(text).turns if t.role == "user"]
+    return questions[-1] if questions else None
 
 
 @settings(max_examples=400, deadline=None)
@@ -31,10 +37,12 @@ def test_checks_kept_across_changes_are_those_of_a_fresh_parse(text: str, change
     doc = TextDocument("file:///c.md", text, encoding="utf-32")
     checks = ChatChecks(doc, Settings())
     assert checks.problems(doc) == fresh(doc.text)
+    assert checks.question(doc) == last_question(doc.text)
     for change in changes:
         apply(doc, *change)
         checks.update(doc, doc.take_splices())
         assert checks.problems(doc) == fresh(doc.text), doc.text
+        assert checks.question(doc) == last_question(doc.text), doc.text
 
 
 def apply(doc: TextDocument, line: int, count: int, new: str) -> None:
@@ -42,6 +50,15 @@ def apply(doc: TextDocument, line: int, count: int, new: str) -> None:
     start = min(line, len(doc.lines) - 1)
     end = min(start + count, len(doc.lines) - 1)
     doc.apply(Change(doc.from_client(start, 0), doc.from_client(end, 0), new + "\n" if count else new))
+
+
+def test_the_last_question_follows_delimiters_the_front_matter_sets() -> None:
+    doc = TextDocument("file:///c.md", "+++\n+++\nintro\n## me\nsee\n# === ASSISTANT ===\nhi\n")
+    checks = ChatChecks(doc, Settings())
+    assert checks.question(doc) == (2, 4)  # text before the first delimiter
+    doc.apply(Change.insert(doc.from_client(1, 0), 'userDelimiter = "## me"\n'))
+    checks.update(doc, doc.take_splices())
+    assert checks.question(doc) == last_question(doc.text) == (4, 5)
 
 
 def test_an_unclosed_fence_is_a_warning_on_its_line() -> None:

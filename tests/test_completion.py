@@ -13,8 +13,12 @@ YAML = "---\nprovider: openai\n\n---\n"
 CONFIG = GlobalConfig(options=ServerOptions(providers={"work": ProviderTable(base_url="http://w", models=("w-1",))}))
 
 
-def at(text: str, line: int, before: str, after: str = "", config: GlobalConfig = CONFIG) -> list:
-    return items_at(parse_head(text.split("\n")), line, before, after, config)
+def no_paths(typed: str) -> list[tuple[str, bool]]:
+    return []
+
+
+def at(text: str, line: int, before: str, after: str = "", config: GlobalConfig = CONFIG, paths=no_paths) -> list:
+    return items_at(parse_head(text.split("\n")), line, before, after, config, paths)
 
 
 def test_setting_keys_not_set_yet_with_their_type_and_meaning() -> None:
@@ -47,3 +51,21 @@ def test_delimiter_lines_at_the_start_of_a_body_line_in_the_chats_own_style() ->
     custom = GlobalConfig(settings=Settings(user_delimiter=">>> you"))
     assert [i.label for i in at("hi\n\n", 1, ">", config=custom)] == [">>> you"]
     assert at(TOML, 5, "# === ", "text after") == [] and at(TOML, 5, "some words") == []
+
+
+def test_after_file_the_names_that_may_follow_what_is_typed() -> None:
+    asked = []
+
+    def paths(typed: str) -> list[tuple[str, bool]]:
+        asked.append(typed)
+        return [("src", True), ("notes.txt", False)]
+
+    items = at(TOML, 6, "Read @file:docs/no", paths=paths)
+    assert asked == ["docs/no"]
+    assert [(i.label, i.kind, i.insert, i.start) for i in items] == [
+        ("src/", "folder", "src/", len("Read @file:docs/")),
+        ("notes.txt", "file", "notes.txt", len("Read @file:docs/")),
+    ]
+    assert [i.start for i in at(TOML, 6, "@file:", paths=paths)] == [6, 6]
+    for not_a_path in ("mail@file:x", "`@file:x", "@file:x.txt#L", "@file:a b", "file:x"):
+        assert [i.kind for i in at(TOML, 6, not_a_path, paths=paths)] == [], not_a_path

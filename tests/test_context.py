@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chatvim_ls.chat import Message
-from chatvim_ls.context import ContextRefused, Rules, check, expand, references
+from chatvim_ls.context import ContextRefused, Rules, check, choices, expand, problems, references
 
 
 @pytest.fixture
@@ -110,3 +110,35 @@ def test_only_the_question_being_sent_is_read_and_comments_and_inline_code_are_t
     old, new = Message("user", "earlier @file:src/app.py"), Message("user", "now <!-- @file:src/app.py --> `@file:x`")
     assert expand([old, Message("assistant", "ok"), new], rules) == [old, Message("assistant", "ok"), new]
     assert references("**@file:src/app.py**")[0].path == "src/app.py"
+
+
+def test_each_refused_reference_is_an_error_where_it_is_written(chats: Path) -> None:
+    (chats / "blob.bin").write_bytes(b"\x00\xff" * 10)
+    lines = ["# === USER ===", "", "Read @file:src/app.py and @file:nope.txt,", "```", "@file:nope.txt", "```",
+             "then @file:.env and @file:blob.bin"]  # fmt: skip
+    found = [(p.range.start.line, p.range.start.character, p.range.end.character, p.message)
+             for p in problems(lines, 10, Rules(chats.resolve()))]  # fmt: skip
+    assert found == [
+        (12, 26, 40, "@file:nope.txt: no such file"),
+        (16, 5, 15, "@file:.env is hidden or may hold secrets: not sent (add its folder to context_roots)"),
+        (16, 20, 34, found[2][3]),
+    ]
+    assert found[2][3].startswith("@file:blob.bin") and found[2][3].endswith("not sent")
+
+
+def test_completion_offers_only_what_may_be_sent(chats: Path, tmp_path: Path) -> None:
+    (chats / "notes.txt").write_text("n\n")
+    (chats / ".env").write_text("KEY=k\n")
+    (chats / "id_rsa").write_text("key\n")
+    (chats / ".git").mkdir()
+    rules = Rules(chats.resolve())
+    assert choices("", rules) == [("src", True), ("notes.txt", False)]
+    assert choices("src/a", rules) == [("app.py", False)]
+    assert choices(".git/", rules) == choices("../", rules) == choices("/", rules) == []
+    (tmp_path / "shared" / "docs").mkdir(parents=True)
+    (tmp_path / "shared" / "docs" / "guide.md").write_text("g\n")
+    (tmp_path / "elsewhere.txt").write_text("e\n")
+    rooted = Rules(chats.resolve(), roots=((tmp_path / "shared" / "docs").resolve(),))
+    assert choices("../", rooted) == [("chats", True), ("shared", True)]  # only on the way to a root
+    assert choices("../shared/docs/", rooted) == [("guide.md", False)]
+    assert choices("x", Rules(None)) == []

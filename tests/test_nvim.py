@@ -557,21 +557,47 @@ def test_folds_from_the_server(nvim: pynvim.Nvim, home: Path) -> None:
     assert closed == [1, 6, 6, 14]  # the settings, the question (its code block inside), the answer
 
 
+COMPLETION_LABELS = """
+    local line, col = ...
+    local params = { textDocument = vim.lsp.util.make_text_document_params(0), position = { line = line, character = col } }
+    local result = vim.lsp.buf_request_sync(0, 'textDocument/completion', params, 5000)
+    for _, r in pairs(result or {}) do
+      local items = r.result and (r.result.items or r.result) or {}
+      return vim.tbl_map(function(i) return i.label end, items)
+    end
+"""
+
+
 def test_completion_items_for_settings_and_delimiters(nvim: pynvim.Nvim, home: Path) -> None:
     open_chat(nvim, home, FEATURES_CHAT)
-    request = """
-        local line, col = ...
-        local params = { textDocument = vim.lsp.util.make_text_document_params(0), position = { line = line, character = col } }
-        local result = vim.lsp.buf_request_sync(0, 'textDocument/completion', params, 5000)
-        for _, r in pairs(result or {}) do
-          local items = r.result and (r.result.items or r.result) or {}
-          return vim.tbl_map(function(i) return i.label end, items)
-        end
-    """
     nvim.current.buffer[3:3] = [""]  # a new line in the front matter
-    keys = nvim.exec_lua(request, 3, 0)
+    keys = nvim.exec_lua(COMPLETION_LABELS, 3, 0)
     assert "temperature" in keys and "model" not in keys
-    assert nvim.exec_lua(request, 19, 0) == ["# === USER ===", "# === ASSISTANT ===", "# === SYSTEM ==="]
+    assert nvim.exec_lua(COMPLETION_LABELS, 19, 0) == ["# === USER ===", "# === ASSISTANT ===", "# === SYSTEM ==="]
+
+
+def test_a_file_is_offered_checked_and_sent_with_the_question(
+    nvim: pynvim.Nvim, home: Path, provider: FakeProvider
+) -> None:
+    (home / "chats" / "notes.txt").write_text("the keeper's log\n")
+    (home / "chats" / ".env").write_text("KEY=sk-never-sent\n")
+    provider.scenarios["m"] = Scenario.text(["Read."])
+    open_chat(nvim, home, FEATURES_CHAT + "Sum up @file:notes.txt and @file:.env\n")
+    diagnostics = "return vim.tbl_map(function(d) return { d.lnum, d.col, d.message } end, vim.diagnostic.get(0))"
+    eventually(lambda: lua(nvim, diagnostics))
+    assert lua(nvim, diagnostics) == [
+        [3, 0, "unknown setting `temprature` (ignored); did you mean `temperature`?"],
+        [19, 27, "@file:.env is hidden or may hold secrets: not sent (add its folder to context_roots)"],
+    ]
+    assert nvim.exec_lua(COMPLETION_LABELS, 19, len("Sum up @file:")) == ["chat.md", "notes.txt"]
+    nvim.input("20G$F D")  # typed as a person takes it out: " and @file:.env" goes
+    eventually(lambda: len(lua(nvim, diagnostics)) == 1)  # type: ignore[arg-type]
+    assert nvim.current.buffer[19] == "Sum up @file:notes.txt and"
+    nvim.command("ChatvimComplete")
+    eventually(lambda: answered(nvim) and not spinner(nvim))
+    sent = provider.requests[0].body["messages"][-1]["content"]
+    assert sent == "Sum up @file:notes.txt and\n\n```notes.txt\nthe keeper's log\n```"
+    assert "sk-never-sent" not in str(provider.requests[0].body)
 
 
 def test_the_code_lens_above_the_question(nvim: pynvim.Nvim, home: Path) -> None:

@@ -83,3 +83,10 @@ def test_a_fork_holds_the_chat_up_to_the_turn_at_the_line(line: int, ends_with: 
     text, cursor = forked_chat(split_keeping_ends(FORKED), parse_chat(FORKED), line, Settings().delimiters)
     assert text.startswith('+++\nmodel = "m"\n+++\n') and text.endswith(ends_with)
     assert text.split("\n")[cursor] == cursor_text and "A2" not in text
+
+
+def test_a_fork_of_a_crlf_chat_is_crlf() -> None:
+    crlf = FORKED.replace("\n", "\r\n")
+    text, cursor = forked_chat(split_keeping_ends(crlf), parse_chat(crlf), 9, Settings().delimiters)
+    assert "\n" not in text.replace("\r\n", "") and text.endswith("A1\r\n\r\n# === USER ===\r\n\r\n\r\n")
+    assert text.split("\r\n")[cursor] == ""

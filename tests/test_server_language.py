@@ -138,6 +138,27 @@ async def test_completion_of_keys_values_and_delimiters(client: EditorClient, fa
     assert [i.label for i in items] == ["# === USER ===", "# === ASSISTANT ===", "# === SYSTEM ==="]
 
 
+async def test_completion_of_paths_after_file(client: EditorClient, fake: FakeProvider) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="chatvim-paths-"))
+    (folder / "src").mkdir()
+    (folder / "src" / "app.py").write_text("print()\n")
+    (folder / ".env").write_text("KEY=sk-never-shown\n")
+    editor = EditorCopy(client, (folder / "chat.md").as_uri(), "# === USER ===\n\nRead @file:\n")
+    editor.open()
+    found = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=here(editor), position=lsp.Position(line=2, character=11))
+    )
+    items = found.items if isinstance(found, lsp.CompletionList) else found or []
+    assert [(i.label, i.kind) for i in items] == [("src/", lsp.CompletionItemKind.Folder)]
+    editor.type(len(editor.text) - 1, "src/")
+    found = await client.text_document_completion_async(
+        lsp.CompletionParams(text_document=here(editor), position=lsp.Position(line=2, character=15))
+    )
+    (item,) = found.items if isinstance(found, lsp.CompletionList) else found or []
+    assert isinstance(item.text_edit, lsp.TextEdit) and item.text_edit.new_text == "app.py"
+    assert (item.text_edit.range.start.character, item.text_edit.range.end.character) == (15, 15)
+
+
 async def test_a_hover_on_a_setting(client: EditorClient, fake: FakeProvider) -> None:
     editor = open_chat(client, '+++\nmodel = "m"\nprovider = "fake"\ntemperature = 0.5\n+++\n# === USER ===\n\nhi\n')
     found = await client.text_document_hover_async(
@@ -404,6 +425,25 @@ async def test_a_file_referenced_in_the_question_is_sent_with_it(client: EditorC
     result = await complete(client, outside)
     assert isinstance(result, dict) and result["started"] is False and "outside this chat's folder" in result["reason"]
     assert len(fake.requests) == 1  # nothing went out
+
+
+async def test_a_refused_file_reference_is_an_error_until_it_can_be_sent(
+    client: EditorClient, fake: FakeProvider
+) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="chatvim-refused-"))
+    (folder / ".env").write_text("KEY=sk-never-shown\n")
+    question = QUESTION.replace("What is 1 + 1?", "Read @file:notes.txt and @file:.env")
+    editor = EditorCopy(client, (folder / "chat.md").as_uri(), question)
+    editor.open()
+    found = await diagnostics_when(client, editor, lambda d: len(d) == 2)
+    assert summary(found) == [(6, 5, 6, 20, ERROR), (6, 25, 6, 35, ERROR)]
+    assert [d.message for d in found] == [
+        "@file:notes.txt: no such file",
+        "@file:.env is hidden or may hold secrets: not sent (add its folder to context_roots)",
+    ]
+    (folder / "notes.txt").write_text("now here\n")
+    editor.type(len(editor.text), " ")  # the next check finds it
+    await diagnostics_when(client, editor, lambda d: summary(d) == [(6, 25, 6, 35, ERROR)])
 
 
 async def test_a_file_reference_is_a_link_and_its_hover_says_what_goes(

@@ -1,6 +1,7 @@
 """Completion in a chat (`textDocument/completion`, `completion.py`): setting
-keys, their values and delimiter lines, each replacing what was typed before
-the cursor. In chats only.
+keys, their values, delimiter lines and the paths after `@file:` (those
+`context.py`'s rules allow), each replacing what was typed before the
+cursor. In chats only.
 """
 
 from __future__ import annotations
@@ -12,25 +13,31 @@ from lsprotocol import types as lsp
 from ..chat import parse_head
 from ..completion import Item, items_at
 from ..config import GlobalConfig
+from ..context import Rules, choices
 from ..textdoc import TextDocument
+from .answering import context_rules
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
 
-TRIGGERS = ["#", "=", '"', ":", " "]
+TRIGGERS = ["#", "=", '"', ":", " ", "/"]
 _KINDS = {"setting": lsp.CompletionItemKind.Property, "value": lsp.CompletionItemKind.Value,
-          "delimiter": lsp.CompletionItemKind.Keyword}  # fmt: skip
+          "delimiter": lsp.CompletionItemKind.Keyword, "file": lsp.CompletionItemKind.File,
+          "folder": lsp.CompletionItemKind.Folder}  # fmt: skip
 
 
-def completion_items(doc: TextDocument, at: lsp.Position, config: GlobalConfig) -> list[lsp.CompletionItem]:
+def completion_items(
+    doc: TextDocument, at: lsp.Position, config: GlobalConfig, rules: Rules
+) -> list[lsp.CompletionItem]:
     position = doc.from_client(at.line, at.character)
     text = doc.line_text(position.line)
     before, after = text[: position.character], text[position.character :]
     head = parse_head(doc.lines, config.settings)
-    return [_item(doc, position.line, item, at) for item in items_at(head, position.line, before, after, config)]
+    found = items_at(head, position.line, before, after, config, lambda typed: choices(typed, rules))
+    return [_item(doc, position.line, item, at, index) for index, item in enumerate(found)]
 
 
-def _item(doc: TextDocument, line: int, item: Item, at: lsp.Position) -> lsp.CompletionItem:
+def _item(doc: TextDocument, line: int, item: Item, at: lsp.Position, index: int) -> lsp.CompletionItem:
     start = lsp.Position(line=at.line, character=doc.units(doc.line_text(line)[: item.start]))
     documentation = (
         lsp.MarkupContent(kind=lsp.MarkupKind.Markdown, value=item.documentation) if item.documentation else None
@@ -41,6 +48,7 @@ def _item(doc: TextDocument, line: int, item: Item, at: lsp.Position) -> lsp.Com
         detail=item.detail,
         documentation=documentation,
         filter_text=item.insert if item.kind == "value" else None,  # what is typed includes the quote
+        sort_text=f"{index:04}" if item.kind in ("file", "folder") else None,  # folders first, as listed
         text_edit=lsp.TextEdit(range=lsp.Range(start=start, end=at), new_text=item.insert),
     )
 
@@ -51,4 +59,5 @@ def register(server: ChatvimServer) -> None:
         doc = server.documents.get(params.text_document.uri)
         if doc is None or not server.documents.is_chat(doc):
             return []
-        return completion_items(doc, params.position, server.settings.usable_config())
+        config = server.settings.usable_config()
+        return completion_items(doc, params.position, config, context_rules(doc.uri, config.options))

@@ -1,7 +1,9 @@
 """Diagnostics: what is wrong in a chat, or in config.md, while it is edited.
 
 - Chats (`Documents.is_chat`) get `checks.ChatChecks`, carried across each
-  change, plus what depends on the configuration (`checks.config_problems`);
+  change, plus what depends on the configuration (`checks.config_problems`)
+  and each `@file:` reference of the last question that would be refused
+  (`context.problems`: checked anew each time, as the files may change);
   config.md, when it is open, gets `checks.global_config_problems`.
 - Pushed (`textDocument/publishDiagnostics`) on open and after each change,
   unless the client pulls (`textDocument/diagnostic`): then it
@@ -23,8 +25,10 @@ from lsprotocol import types as lsp
 
 from ..checks import ChatChecks, config_problems, global_config_problems
 from ..config import config_path
+from ..context import problems as reference_problems
 from ..problems import Position, Problem, Severity
 from ..textdoc import Splice, TextDocument
+from .answering import context_rules
 from .documents import Listener, file_path, is_markdown
 
 if TYPE_CHECKING:
@@ -81,6 +85,10 @@ class Diagnostics(Listener):
         elif (checks := self.checks.get(doc.uri)) is not None:
             config = self.server.settings.config_or_error()
             problems = [*checks.problems(doc), *config_problems(checks.chat, config, os.environ)]
+            if (question := checks.question(doc)) is not None:
+                rules = context_rules(doc.uri, self.server.settings.usable_config().options)
+                lines = [doc.line_text(i) for i in range(question[0], question[1] + 1)]
+                problems += reference_problems(lines, question[0], rules)
         else:
             return []
         return [_diagnostic(doc, p) for p in problems]
