@@ -81,6 +81,7 @@ class Answer:
         self._held = ""
         self.outcome: Outcome | None = None
         self.error: str | None = None
+        self.failure: ChatvimError | None = None  # what failed, when the provider or the key did
         self.tokens = 0
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -163,6 +164,7 @@ class Answer:
             self.finished_cleanly = True
         except (ProviderError, MissingKey) as exc:
             self.error = str(exc)
+            self.failure = exc
             detail = exc.detail if isinstance(exc, ProviderError) else None
             if detail:
                 self.editor.log(f"{self.provider}: {detail}")  # what the message leaves out

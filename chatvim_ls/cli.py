@@ -1,7 +1,8 @@
 """The `chatvim-ls` command line.
 
 `chatvim-ls` with no command serves LSP over stdio (or `--tcp`).
-`chatvim-ls complete --dry-run FILE` prints the request a chat would send as
+`chatvim-ls complete FILE` answers a chat file (`answer_file.py`);
+`chatvim-ls complete --dry-run FILE` prints the request it would send as
 one JSON object, with no network and no key. `chatvim-ls health` prints the
 configuration's health (`health.py`) for an editor's health check. Every failure is one line on
 stderr and a non-zero exit, never a traceback. Nothing but the protocol is
@@ -20,9 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
+from .asking import context_rules
 from .chat import parse_chat
 from .config import load_global_config, read_text
-from .context import CONTEXT_LIMIT, Rules, expand
+from .context import expand
 from .problems import ChatvimError
 from .providers import NO_MODEL
 from .request import build_request
@@ -42,9 +44,12 @@ def _parser() -> argparse.ArgumentParser:
         "--log-level", default="WARNING", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="default WARNING"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    complete = commands.add_parser("complete", help="show the request a chat file would send")
+    complete = commands.add_parser(
+        "complete", help="answer a chat file: the answer streams to stdout and is written into the file"
+    )
     complete.add_argument("--dry-run", action="store_true", help="print the request as JSON; send nothing")
-    complete.add_argument("file", type=Path, metavar="FILE")
+    complete.add_argument("--no-write", action="store_true", help="print the answer only; leave the file as it is")
+    complete.add_argument("file", metavar="FILE", help="the chat; - reads it from stdin and prints the answered chat")
     health = commands.add_parser("health", help="print the configuration's health as JSON (for :checkhealth)")
     health.add_argument(
         "--settings", default="{}", metavar="JSON", help="the editor's settings as JSON; - reads them from stdin"
@@ -54,8 +59,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "complete" and args.dry_run:
+        return _dry_run(Path(args.file))
     if args.command == "complete":
-        return _complete(args.file, dry_run=args.dry_run)
+        from .answer_file import complete_file
+
+        return complete_file(args.file, write=not args.no_write)
     if args.command == "health":
         return _health(args.settings)
     return _serve(args)
@@ -104,9 +113,7 @@ def _without_answered_errors(record: logging.LogRecord) -> bool:
     return not isinstance(error, JsonRpcException)
 
 
-def _complete(path: Path, *, dry_run: bool) -> int:
-    if not dry_run:
-        return _fail("chatvim-ls complete: only --dry-run works from the command line; answers stream in your editor")
+def _dry_run(path: Path) -> int:
     try:
         config = load_global_config()
         text = read_text(path)
@@ -117,10 +124,7 @@ def _complete(path: Path, *, dry_run: bool) -> int:
         print(line, file=sys.stderr)
     try:
         request = build_request(chat, config, os.environ, preview=True)
-        rules = Rules(
-            path.resolve().parent, config.options.context_roots, config.options.context_limit or CONTEXT_LIMIT
-        )
-        request = replace(request, messages=expand(request.messages, rules))
+        request = replace(request, messages=expand(request.messages, context_rules(path, config.options)))
     except ChatvimError as exc:
         return _fail(exc.one_line(str(path)))
     if not request.model:

@@ -217,15 +217,19 @@ def setting_place(lines: list[str], chat: Chat, setting: tuple[str, ...]) -> tup
 
 def read_text(path: Path) -> str:
     """A file's text, or `NotText` saying in one line why it is not text."""
+    return text_of(read_file(path), str(path))
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes, or `NotText` saying in one line why they cannot be read."""
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
         raise NotText(f"{path}: no such file") from None
     except IsADirectoryError:
         raise NotText(f"{path}: is a directory, not a chat file") from None
     except OSError as exc:
         raise NotText(f"{path}: cannot read it ({exc.strerror or exc})") from None
-    return text_of(data, str(path))
 
 
 def text_of(data: bytes, where: str) -> str:

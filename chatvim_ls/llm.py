@@ -66,11 +66,14 @@ class Timeouts:
 
 class ProviderError(ChatvimError):
     """The provider failed to answer; the message is one line: cause, then
-    fix (`messages`). `detail` holds what the provider said, for the log."""
+    fix (`messages`). `detail` holds what the provider said, for the log;
+    `network`, whether the provider could not be reached or went silent
+    (else it answered, with an error)."""
 
-    def __init__(self, message: str, detail: str | None = None) -> None:
+    def __init__(self, message: str, detail: str | None = None, *, network: bool = False) -> None:
         super().__init__(message)
         self.detail = detail
+        self.network = network
 
 
 #: What the SDK imports lazily on its first request (about 0.2 s): loaded ahead too.
@@ -131,7 +134,7 @@ async def stream_answer(
                 timeouts.first_byte,
             )
         except asyncio.TimeoutError:
-            raise ProviderError(_no_answer(provider, timeouts.first_byte, "first_byte_timeout")) from None
+            raise ProviderError(_no_answer(provider, timeouts.first_byte, "first_byte_timeout"), network=True) from None
         async with stream:
             finish: str | None = None
             chunks = aiter(stream)
@@ -141,7 +144,8 @@ async def stream_answer(
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
-                    raise ProviderError(_no_answer(provider, timeouts.between_chunks, "chunk_timeout")) from None
+                    message = _no_answer(provider, timeouts.between_chunks, "chunk_timeout")
+                    raise ProviderError(message, network=True) from None
                 except ValueError as exc:  # the SDK's json.loads of one `data:` line
                     raise ProviderError(
                         f"{provider.name} sent an event that is not valid JSON: try again", str(exc)
@@ -150,6 +154,7 @@ async def stream_answer(
                     raise ProviderError(
                         f"the connection to {provider.name} broke off mid-answer: try again (the text so far is kept)",
                         _root_cause(exc),
+                        network=True,
                     ) from None
                 for event in _events(chunk):
                     if isinstance(event, Finish):
@@ -159,7 +164,8 @@ async def stream_answer(
             yield Finish(finish)
     except openai.APIError as exc:
         detail = _provider_words(exc) or f"{provider.base_url}: {type(exc).__name__}: {_root_cause(exc)}"
-        raise ProviderError(describe_error(exc, provider, request.model), detail) from None
+        network = isinstance(exc, openai.APIConnectionError)  # (a timeout is one too)
+        raise ProviderError(describe_error(exc, provider, request.model), detail, network=network) from None
 
 
 @functools.lru_cache(maxsize=16)

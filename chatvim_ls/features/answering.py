@@ -24,22 +24,16 @@ import asyncio
 import logging
 import os
 import uuid
-from collections.abc import AsyncGenerator
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..answer import Answer, Outcome
-from ..chat import Chat, parse_chat
-from ..config import ServerOptions
-from ..context import CONTEXT_LIMIT, Rules, expand
-from ..llm import Event, Timeouts, stream_answer
+from ..asking import ask, events
+from ..chat import Chat
 from ..problems import ChatvimError, Position
-from ..providers import Provider, api_key, key_from_environment, provider_named
-from ..request import ChatRequest, build_request
-from ..secrets import redact, remember_secret
+from ..secrets import redact
 from ..stream import AnswerWriter, Edit
 from ..textdoc import Change, TextDocument
 from .documents import Listener, file_path, short_name
@@ -107,27 +101,20 @@ class Answers(Listener):
                 )
             replacing, text, repeats = old
         try:
-            config = server.settings.global_config()
-            chat = parse_chat(text, config.settings)
-            request = build_request(chat, config, os.environ, continues=how == CONTINUE)
-            request = replace(request, messages=expand(request.messages, context_rules(uri, config.options)))
-            provider = provider_named(request.provider, config.providers, os.environ)
-            if not provider.key_command:
-                key_from_environment(provider, os.environ)  # a missing variable is refused now, not mid-stream
+            asked = ask(text, file_path(uri), server.settings.global_config(), os.environ, continues=how == CONTINUE)
         except ChatvimError as exc:
             if str(exc) != exc.short:
                 server.log_detail(str(exc))  # the whole story: file, line and column
             raise Refused(exc.short) from None
-        options = config.options
         writer = AnswerWriter(
-            doc, chat.settings.over(config.settings).delimiters, whole_lines=options.flush == "line",
+            doc, asked.settings.delimiters, whole_lines=asked.options.flush == "line",
             versioned=_supports_versioned_edits(server), replacing=replacing, continuing=how == CONTINUE,
         )  # fmt: skip
+        asks_for_rest = how == CONTINUE and asked.provider.continues_by == "ask"
         answer = Answer(
-            writer, LspEditor(server, uri), lambda: _events(request, provider, options), model=request.model,
-            provider=request.provider,
-            show_reasoning=how != CONTINUE and chat.settings.over(config.settings).reasoning == "show",
-            repeats=repeats[-REPEAT_TAIL:] if repeats and how == CONTINUE and provider.continues_by == "ask" else None,
+            writer, LspEditor(server, uri), lambda: events(asked), model=asked.request.model,
+            provider=asked.request.provider, show_reasoning=how != CONTINUE and asked.settings.reasoning == "show",
+            repeats=repeats[-REPEAT_TAIL:] if repeats and asks_for_rest else None,
         )  # fmt: skip
         self.by_uri[uri] = answer
         server.documents.take_changes(uri, answer)
@@ -176,12 +163,6 @@ class Answers(Listener):
             answer.stop(Outcome.CLOSED)
 
 
-def context_rules(uri: str, options: ServerOptions) -> Rules:
-    """What `@file:` may send from the chat `uri` (context.py)."""
-    path = file_path(uri)
-    return Rules(path.parent if path else None, options.context_roots, options.context_limit or CONTEXT_LIMIT)
-
-
 def last_answer(doc: TextDocument, chat: Chat, *, whole: bool = True) -> tuple[Change, str, str] | None:
     """The chat's last answer, to regenerate (`whole`) or continue: the
     deletion that takes it out (from the end of the question to the final
@@ -207,19 +188,6 @@ def last_answer(doc: TextDocument, chat: Chat, *, whole: bool = True) -> tuple[C
         return None
     kept = doc.text_between(Position(0, 0), start) + doc.text_between(end, doc.end())
     return Change(start, end, ""), kept, answer.content
-
-
-async def _events(request: ChatRequest, provider: Provider, options: ServerOptions) -> AsyncGenerator[Event, None]:
-    key = await api_key(provider)
-    if key:
-        remember_secret(key)
-    timeouts = Timeouts(
-        first_byte=options.first_byte_timeout or Timeouts.first_byte,
-        between_chunks=options.chunk_timeout or Timeouts.between_chunks,
-    )
-    retries = options.max_retries if options.max_retries is not None else 2
-    async for event in stream_answer(request, provider, key, timeouts=timeouts, max_retries=retries):
-        yield event
 
 
 def _supports_versioned_edits(server: ChatvimServer) -> bool:

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
+from ..asking import context_rules
 from ..chat import parse_head
 from ..completion import Item, items_at
 from ..config import GlobalConfig
 from ..context import Rules, choices
 from ..textdoc import TextDocument
-from .answering import context_rules
+from .documents import file_path
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -60,4 +61,4 @@ def register(server: ChatvimServer) -> None:
         if doc is None or not server.documents.is_chat(doc):
             return []
         config = server.settings.usable_config()
-        return completion_items(doc, params.position, config, context_rules(doc.uri, config.options))
+        return completion_items(doc, params.position, config, context_rules(file_path(doc.uri), config.options))

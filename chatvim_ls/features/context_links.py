@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
+from ..asking import context_rules
 from ..context import ContextRefused, Reference, Rules, check, read, references, resolve
 from ..problems import Position
 from ..textdoc import TextDocument
-from .answering import context_rules
-from .documents import ParsedChat
+from .documents import ParsedChat, file_path
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -40,7 +40,9 @@ def _range(doc: TextDocument, line: int, reference: Reference) -> lsp.Range:
 
 
 def _rules(server: ChatvimServer, uri: str) -> Rules:
-    return context_rules(uri, server.settings.usable_config().options)  # (broken config.md: the chat's folder only)
+    return context_rules(
+        file_path(uri), server.settings.usable_config().options
+    )  # (broken config.md: the chat's folder only)
 
 
 def explain(reference: Reference, rules: Rules, last_question: bool) -> str:

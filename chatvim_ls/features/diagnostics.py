@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types as lsp
 
+from ..asking import context_rules
 from ..checks import ChatChecks, config_problems, global_config_problems
 from ..config import config_path
 from ..context import problems as reference_problems
 from ..problems import Position, Problem, Severity
 from ..textdoc import Splice, TextDocument
-from .answering import context_rules
 from .documents import Listener, file_path, is_markdown
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ class Diagnostics(Listener):
             config = self.server.settings.config_or_error()
             problems = [*checks.problems(doc), *config_problems(checks.chat, config, os.environ)]
             if (question := checks.question(doc)) is not None:
-                rules = context_rules(doc.uri, self.server.settings.usable_config().options)
+                rules = context_rules(file_path(doc.uri), self.server.settings.usable_config().options)
                 lines = [doc.line_text(i) for i in range(question[0], question[1] + 1)]
                 problems += reference_problems(lines, question[0], rules)
         else:

@@ -28,7 +28,7 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..config import ConfigError
-from ..problems import ChatvimError
+from ..files import CannotCreate, write_new_chat
 from ..render import Excerpt, forked_chat, new_chat
 from ..textdoc import TextDocument
 from .documents import file_path, short_name
@@ -39,10 +39,6 @@ if TYPE_CHECKING:
 NEW = "chatvim.new"
 FORK = "chatvim.fork"
 CONVERTER = get_converter()
-
-
-class CannotCreate(ChatvimError):
-    """The new chat cannot be written."""
 
 
 def excerpt(doc: TextDocument, selection: lsp.Range, home: Path, root: Path | None) -> Excerpt:
@@ -58,25 +54,6 @@ def excerpt(doc: TextDocument, selection: lsp.Range, home: Path, root: Path | No
     else:
         label = str(path)
     return Excerpt(label, doc.language_id if doc.language_id != "plaintext" else "", doc.text_between(start, end))
-
-
-def write_new_chat(folder: Path, stem: str, text: str) -> Path:
-    """Write `text` into a new file in `folder`: `stem.md`, else `stem-2.md`
-    and so on; never over another file."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        for number in range(1, 100):
-            path = folder / (f"{stem}.md" if number == 1 else f"{stem}-{number}.md")
-            try:
-                with path.open("x", encoding="utf-8") as file:
-                    file.write(text)
-                return path
-            except FileExistsError:
-                continue
-    except (OSError, ValueError) as exc:  # (ValueError: a NUL in the name)
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise CannotCreate(f"cannot write a new chat in {folder}: {reason}; set `new_chats`") from None
-    raise CannotCreate(f"cannot write a new chat in {folder}: {stem}.md to {stem}-99.md are taken")
 
 
 def _options(args: tuple[Any, ...]) -> dict[str, Any]:

@@ -1,0 +1,304 @@
+"""`chatvim-ls complete FILE`: a chat answered from the command line, as the
+server answers it in an editor.
+
+- The chat is sent as the server sends it (`asking.ask`: the same parser,
+  settings, config.md, providers, keys and `@file:` files), and the answer
+  is written by the same `answer.Answer` into the chat held in memory:
+  `FileEditor` applies each edit at once, as the quickest editor would. So
+  the file gets what an editor gets: the assistant delimiter, the answer,
+  the closing user delimiter.
+- stdout: the answer's text as it arrives; with FILE `-`, the chat is read
+  from stdin and the completed chat is written to stdout once it is whole.
+  stderr: warnings and errors, one line each (the server's messages), and
+  a progress line while stderr is a terminal (`ProgressLine`).
+- The file is written once the answer has ended (`files.replace_chat`: a
+  crash, a Ctrl-C or a full disk leaves the chat as it was). If the file
+  changed on disk meanwhile (an editor saved it), it is left as it is, and
+  the answered chat goes beside it, `NAME-answered.md`: nothing is lost.
+  `--no-write` only prints.
+- Ctrl-C (or SIGTERM) stops the answer as `chatvim.stop` does: the text
+  that came is kept, with its closing delimiter, and written. A second
+  Ctrl-C quits at once and writes nothing.
+- The exit status says what happened (`Exit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import time
+from collections.abc import AsyncGenerator
+from enum import IntEnum
+from pathlib import Path
+from typing import TextIO
+
+from .answer import Answer, Outcome
+from .asking import ask, events
+from .chat import parse_chat
+from .config import load_global_config, read_file, text_of
+from .files import ChangedMeanwhile, replace_chat, write_new_chat
+from .llm import Event, ProviderError, Text
+from .problems import ChatvimError
+from .providers import MissingKey
+from .stream import AnswerWriter, Edit
+from .textdoc import Change, TextDocument
+
+PROGRESS_EVERY = 0.2  # seconds between redraws of the progress line
+
+
+class Exit(IntEnum):
+    ANSWERED = 0
+    FAILED = 1  # the chat could not be written, or chatvim-ls failed
+    BAD_CHAT = 3  # the chat, config.md or an @file: reference cannot be sent (nothing was)
+    NO_KEY = 4  # no API key for the provider
+    REFUSED = 5  # the provider answered with an error, or with nothing
+    NETWORK = 6  # the provider could not be reached, went silent, or broke the answer off
+    KEPT_BOTH = 7  # the file changed meanwhile: it is kept, the answered chat is beside it
+    STOPPED = 130  # Ctrl-C: the answer so far is written
+
+
+def complete_file(source: str, *, write: bool) -> int:
+    """Answer the chat in the file `source` (`-`: stdin); the exit status."""
+    from_stdin = source == "-"
+    path = None if from_stdin else Path(source)
+    where = "<stdin>" if path is None else str(path)
+    try:
+        config = load_global_config()
+        was = sys.stdin.buffer.read() if path is None else read_file(path)
+        text = text_of(was, where)
+    except ChatvimError as exc:
+        return _fail(str(exc), Exit.BAD_CHAT)
+    chat = parse_chat(text, config.settings)
+    for line in config.warnings + [p.one_line(where) for p in chat.problems if not p.is_error]:
+        print(line, file=sys.stderr)
+    try:
+        asked = ask(text, path, config, os.environ)
+    except MissingKey as exc:
+        return _fail(exc.one_line(where), Exit.NO_KEY)
+    except ChatvimError as exc:
+        return _fail(exc.one_line(where), Exit.BAD_CHAT)
+    doc = TextDocument("file:///chat.md", text, 0)
+    editor = FileEditor(where, None if from_stdin else sys.stdout)
+    answer = Answer(AnswerWriter(doc, asked.settings.delimiters, versioned=False), editor,
+                    lambda: editor.printing(events(asked)), model=asked.request.model,
+                    provider=asked.request.provider, show_reasoning=asked.settings.reasoning == "show")  # fmt: skip
+    editor.answer = answer
+    if not asyncio.run(_run(answer, ProgressLine.on(sys.stderr, sharing=None if from_stdin else sys.stdout))):
+        return _fail(f"{where}: stopped; nothing written", Exit.STOPPED)
+    editor.end_text()
+    status = _status(answer)
+    if from_stdin:
+        sys.stdout.buffer.write(doc.text.encode("utf-8"))
+    elif write and answer.writer.started:
+        assert path is not None
+        status = _save(path, was, doc.text) or status
+    return status
+
+
+class FileEditor:
+    """The `answer.Editor` of a chat in memory: every edit applied at once,
+    and reported at once (as `didChange` would), the answer's text printed."""
+
+    def __init__(self, where: str, out: TextIO | None) -> None:
+        self.where = where
+        self.out = out  # where the answer's text goes as it comes; None: nowhere
+        self.answer: Answer | None = None
+        self.progress: ProgressLine | None = None
+        self.printed = ""
+
+    async def apply(self, doc: TextDocument, edit: Edit) -> bool:
+        assert self.answer is not None
+        self.answer.apply_change(Change(doc.from_client(*edit.start), doc.from_client(*edit.end), edit.text))
+        doc.version = (doc.version or 0) + 1
+        self.answer.reported(doc.version)
+        return True
+
+    async def printing(self, source: AsyncGenerator[Event, None]) -> AsyncGenerator[Event, None]:
+        """The provider's events, the answer's text printed as it passes."""
+        async with contextlib.aclosing(source) as passing:
+            async for event in passing:
+                if isinstance(event, Text) and self.out is not None and event.text:
+                    if self.progress is not None and self.progress.shares_screen:
+                        self.progress.clear()
+                    self._print(event.text)
+                yield event
+
+    def _print(self, text: str) -> None:
+        assert self.out is not None
+        try:
+            self.out.write(text)
+            self.out.flush()
+            self.printed = (self.printed + text)[-1:]
+        except BrokenPipeError:  # (`| head`): the rest goes into the file only
+            self.out = None
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no complaint at exit
+
+    def end_text(self) -> None:
+        if self.out is not None and self.printed and self.printed != "\n":
+            self._print("\n")  # the shell's prompt on a line of its own
+
+    async def progress_begin(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress.begin(message)
+
+    def progress_report(self, message: str) -> None:
+        pass  # (the progress line counts for itself)
+
+    def progress_end(self, message: str) -> None:
+        if self.progress is not None:
+            self.progress.end(message)
+
+    def show(self, message: str, *, error: bool) -> None:
+        if self.progress is not None:
+            self.progress.clear()
+        print(f"{self.where}: {'' if error else 'warning: '}{message}", file=sys.stderr)
+
+    def log(self, message: str) -> None:
+        pass  # (the server's log; the message shown says what to do)
+
+
+class ProgressLine:
+    """One line on a terminal's stderr: the model, tokens, rate, elapsed
+    time, redrawn in place while the answer streams. When stdout is that
+    terminal too, the answer's text has the screen: the line shows only
+    until the first text, and the summary comes after the answer."""
+
+    def __init__(self, err: TextIO, shares_screen: bool) -> None:
+        self.err = err
+        self.shares_screen = shares_screen
+        self.answer: Answer | None = None
+        self.model = ""
+        self.started = time.monotonic()
+        self.first_text: float | None = None  # the rate counts from it
+        self.drawn = False
+
+    @staticmethod
+    def on(err: TextIO, *, sharing: TextIO | None) -> ProgressLine | None:
+        if not _is_terminal(err):
+            return None
+        return ProgressLine(err, sharing is not None and _is_terminal(sharing))
+
+    def begin(self, model: str) -> None:
+        self.model, self.started = model, time.monotonic()
+        self.draw()
+
+    def draw(self) -> None:
+        if self.answer is None or (self.shares_screen and self.answer.tokens):
+            return
+        now = time.monotonic()
+        tokens = self.answer.tokens
+        if tokens and self.first_text is None:
+            self.first_text = now
+        streaming = now - self.first_text if self.first_text is not None else 0
+        state = (
+            f"{tokens} tokens · {tokens / streaming:.0f}/s"
+            if streaming
+            else f"{tokens} tokens"
+            if tokens
+            else "waiting"
+        )
+        self.err.write(f"\r\x1b[K{self.model} · {state} · {now - self.started:.1f} s")
+        self.err.flush()
+        self.drawn = True
+
+    def clear(self) -> None:
+        if self.drawn:
+            self.err.write("\r\x1b[K")
+            self.err.flush()
+            self.drawn = False
+
+    def end(self, summary: str) -> None:
+        self.drawn = True  # (the terminal may have echoed a ^C since)
+        self.clear()
+        if self.answer is not None and self.answer.outcome is not Outcome.FAILED:  # (a failure was said)
+            self.err.write(f"{self.model} · {summary}\n")
+            self.err.flush()
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_EVERY)
+            self.draw()
+
+
+async def _run(answer: Answer, progress: ProgressLine | None) -> bool:
+    """Run the answer to its end; False if a second interrupt cut it short."""
+    editor = answer.editor
+    assert isinstance(editor, FileEditor)
+    editor.progress = progress
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    interrupts = 0
+
+    def interrupted() -> None:
+        nonlocal interrupts
+        interrupts += 1
+        if interrupts == 1:
+            answer.stop()
+        elif task is not None:
+            task.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, interrupted)
+    drawing = None
+    if progress is not None:
+        progress.answer = answer
+        drawing = asyncio.create_task(progress.run())
+    try:
+        await answer.run()
+        return True
+    except asyncio.CancelledError:
+        return False
+    finally:
+        if drawing is not None:
+            drawing.cancel()
+        if progress is not None:
+            progress.clear()
+
+
+def _status(answer: Answer) -> Exit:
+    if answer.outcome is Outcome.STOPPED:
+        return Exit.STOPPED
+    if answer.outcome is Outcome.FAILED:
+        failure = answer.failure
+        if isinstance(failure, MissingKey):
+            return Exit.NO_KEY
+        if isinstance(failure, ProviderError):
+            return Exit.NETWORK if failure.network else Exit.REFUSED
+        return Exit.NETWORK if answer.error and "ended unexpectedly" in answer.error else Exit.FAILED
+    if answer.tokens == 0 or answer.finish_reason == "content_filter":
+        return Exit.REFUSED
+    if answer.finish_reason is None:
+        return Exit.NETWORK  # broken off: the text so far is kept
+    return Exit.ANSWERED
+
+
+def _save(path: Path, was: bytes, text: str) -> Exit | None:
+    """Write the answered chat over `path`, or beside it if it changed meanwhile."""
+    try:
+        replace_chat(path, was, text)
+        return None
+    except ChangedMeanwhile:
+        target = path.resolve()
+        try:
+            beside = write_new_chat(target.parent, f"{target.stem}-answered", text)
+        except ChatvimError as exc:
+            return _fail(f"{path} changed on disk meanwhile, and {exc}", Exit.FAILED)
+        return _fail(f"{path} changed on disk while the answer streamed: it is kept as it is; the answered chat "
+                     f"is in {beside}", Exit.KEPT_BOTH)  # fmt: skip
+    except ChatvimError as exc:
+        return _fail(str(exc), Exit.FAILED)
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _fail(message: str, status: Exit) -> Exit:
+    print(message, file=sys.stderr)
+    return status
