@@ -77,11 +77,7 @@ class ProviderError(ChatvimError):
 
 
 #: What the SDK imports lazily on its first request (about 0.2 s): loaded ahead too.
-_FIRST_REQUEST_MODULES = (
-    "anyio._backends._asyncio",
-    "openai.resources.chat.chat",
-    "openai.resources.chat.completions.completions",
-)
+_FIRST_REQUEST_MODULES = ("anyio._backends._asyncio",)
 
 
 @functools.cache
@@ -130,7 +126,16 @@ async def stream_answer(
     try:
         try:
             stream = await asyncio.wait_for(
-                client.chat.completions.create(**_arguments(request, provider), stream=True),
+                # The SDK's request, retries, errors and SSE decoding; each chunk as the dict
+                # it arrives as (`cast_to=object`), not a pydantic model: the server reads
+                # three fields of it, and building the model was most of its cost per token.
+                client.post(
+                    "/chat/completions",
+                    body=_body(request, provider),
+                    cast_to=object,
+                    stream=True,
+                    stream_cls=openai.AsyncStream[object],
+                ),
                 timeouts.first_byte,
             )
         except asyncio.TimeoutError:
@@ -202,23 +207,17 @@ def _client(
 CONTINUE_PROMPT = "Continue your last answer exactly where it stopped, mid-word if need be. Do not repeat any of it."
 
 
-def _arguments(request: ChatRequest, provider: Provider) -> dict[str, Any]:
+def _body(request: ChatRequest, provider: Provider) -> dict[str, Any]:
+    """The JSON body, as it goes: plain dicts, never walked by the SDK's typing introspection."""
     options = dict(request.options)
     if provider.name == "openai" and "max_tokens" in options:
         # OpenAI's reasoning models refuse max_tokens; every OpenAI model takes this.
         options["max_completion_tokens"] = options.pop("max_tokens")
-    arguments: dict[str, Any] = {
-        "model": request.model,
-        # The SDK walks `messages` with typing introspection, about 0.2 ms a message
-        # (4 s for a chat of 20,000 turns); plain dicts need none, and `extra_body`
-        # puts them in the JSON body as they are, in place of this empty list.
-        "messages": [],
-        "extra_body": {"messages": _messages(request, provider)},
-        **options,
-    }
+    body: dict[str, Any] = {"model": request.model, "messages": _messages(request, provider), **options,
+                            "stream": True}  # fmt: skip
     if provider.stream_usage:
-        arguments["stream_options"] = {"include_usage": True}
-    return arguments
+        body["stream_options"] = {"include_usage": True}
+    return body
 
 
 def _messages(request: ChatRequest, provider: Provider) -> list[dict[str, Any]]:
@@ -238,26 +237,36 @@ def continue_url(provider: Provider) -> str:
 
 
 def _events(chunk: Any) -> list[Event]:
+    """The events in one chunk (a dict, as the provider sent it)."""
+    if not isinstance(chunk, Mapping):
+        return []
     events: list[Event] = []
-    usage = getattr(chunk, "usage", None)
-    for choice in (getattr(chunk, "choices", None) or [])[:1]:
-        delta = getattr(choice, "delta", None)
-        if delta is not None:
-            extra: Mapping[str, Any] = getattr(delta, "model_extra", None) or {}
-            reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+    for choice in (chunk.get("choices") or [])[:1]:
+        if not isinstance(choice, Mapping):
+            continue
+        delta = choice.get("delta")
+        if isinstance(delta, Mapping):
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.append(Reasoning(reasoning))
-            text = _content_text(delta.content) + (getattr(delta, "refusal", None) or "")
+            refusal = delta.get("refusal")
+            text = _content_text(delta.get("content")) + (refusal if isinstance(refusal, str) else "")
             if text:
                 events.append(Text(text))
-        if getattr(choice, "finish_reason", None):
-            events.append(Finish(choice.finish_reason))
-    if usage is not None:
-        cost = (getattr(usage, "model_extra", None) or {}).get("cost")  # OpenRouter's, in dollars
+        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
+            events.append(Finish(choice["finish_reason"]))
+    usage = chunk.get("usage")
+    if isinstance(usage, Mapping):
+        cost = usage.get("cost")  # OpenRouter's, in dollars
         if not isinstance(cost, (int, float)) or isinstance(cost, bool):
             cost = None
-        events.append(Usage(usage.completion_tokens, usage.prompt_tokens, None if cost is None else float(cost)))
+        events.append(Usage(_count(usage.get("completion_tokens")), _count(usage.get("prompt_tokens")),
+                            None if cost is None else float(cost)))  # fmt: skip
     return events
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _content_text(content: Any) -> str:
@@ -265,10 +274,10 @@ def _content_text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        parts = [p.get("text", "") if isinstance(p, Mapping) else getattr(p, "text", "") for p in content]
-        types = [p.get("type") if isinstance(p, Mapping) else getattr(p, "type", None) for p in content]
         return "".join(
-            text for text, kind in zip(parts, types, strict=True) if kind == "text" and isinstance(text, str)
+            p["text"]
+            for p in content
+            if isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str)
         )
     return ""
 

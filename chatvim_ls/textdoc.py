@@ -206,11 +206,11 @@ class TextDocument:
 
     def units(self, text: str) -> int:
         """The length of `text` (within a line) in the client's position encoding."""
-        if self.encoding == "utf-8":
-            return len(text.encode("utf-8"))
-        if self.encoding == "utf-16":
-            return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
-        return len(text)
+        if self.encoding == "utf-32" or text.isascii():
+            return len(text)
+        return len(text.encode(self.encoding + "-le" if self.encoding == "utf-16" else self.encoding)) // (
+            2 if self.encoding == "utf-16" else 1
+        )
 
     def to_client_after(self, pos: Position, text: str) -> tuple[int, int]:
         """Where `text` inserted at `pos` would end, in the client's units,
@@ -229,15 +229,12 @@ class TextDocument:
         if line < 0:
             return Position(0, 0)
         text = self.line_text(line)
-        if self.encoding == "utf-32":
+        if self.encoding == "utf-32" or text.isascii():
             return Position(line, max(0, min(character, len(text))))
-        units = 0
-        for index, ch in enumerate(text):
-            width = len(ch.encode("utf-8")) if self.encoding == "utf-8" else (2 if ord(ch) > 0xFFFF else 1)
-            if units + width > character:
-                return Position(line, index)
-            units += width
-        return Position(line, len(text))
+        # The first `character` units, decoded: a character cut in two is dropped (rounded down).
+        if self.encoding == "utf-16":
+            return Position(line, len(text.encode("utf-16-le")[: 2 * max(character, 0)].decode("utf-16-le", "ignore")))
+        return Position(line, len(text.encode("utf-8")[: max(character, 0)].decode("utf-8", "ignore")))
 
     # -- changing ------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import pytest
 
 from chatvim_ls.answer import without_repeat
 from chatvim_ls.chat import Message
-from chatvim_ls.llm import CONTINUE_PROMPT, _arguments, continue_url
+from chatvim_ls.llm import CONTINUE_PROMPT, _body, continue_url
 from chatvim_ls.providers import (
     BUILTIN_PROVIDERS,
     ProviderConfigError,
@@ -35,7 +35,7 @@ def test_a_repeated_end_is_cut_and_a_short_match_is_chance() -> None:
     ],
 )
 def test_each_provider_is_asked_its_own_way(provider: str, last: dict) -> None:
-    messages = _arguments(REQUEST, BUILTIN_PROVIDERS[provider])["extra_body"]["messages"]
+    messages = _body(REQUEST, BUILTIN_PROVIDERS[provider])["messages"]
     assert messages[-1] == last and messages[1]["content"] == "The keeper climbed"
 
 

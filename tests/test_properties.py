@@ -178,3 +178,21 @@ def test_parser_never_raises_long(text: str) -> None:
 @given(edited_documents())
 def test_positions_and_edits_long(case: tuple[str, str, list[tuple[int, int, str]]]) -> None:
     check_positions_and_edits(*case)
+
+
+def units_of(ch: str, encoding: str) -> int:
+    return {"utf-8": len(ch.encode("utf-8")), "utf-16": 2 if ord(ch) > 0xFFFF else 1, "utf-32": 1}[encoding]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from("ab é€😀\t")), st.sampled_from(["utf-8", "utf-16", "utf-32"]), st.integers(-2, 40))
+def test_a_client_column_rounds_down_inside_a_character(line: str, encoding: str, column: int) -> None:
+    doc = TextDocument("file:///t.md", line, encoding=encoding)
+    units, expected = 0, len(line)  # a column past the line's end is its end
+    for index, ch in enumerate(line):
+        if units + units_of(ch, encoding) > column:
+            expected = index
+            break
+        units += units_of(ch, encoding)
+    assert doc.from_client(0, column) == Position(0, max(expected, 0))
+    assert doc.units(line) == sum(units_of(ch, encoding) for ch in line)

@@ -1,0 +1,264 @@
+"""The server's cost per token: CPU, and the time from the provider sending
+a token to the `workspace/applyEdit` that carries it.
+
+    python bench/tokens.py                 # from the repository root, with the test extras installed
+    python bench/tokens.py --profile       # also: where the server's time goes (cProfile), top costs
+
+A real chatvim-ls over stdio; the editor is a plain JSON-RPC client written
+here (no LSP library: it costs next to nothing, so the figures are the
+server's), which applies every edit at once and reports it with a didChange
+first, as Neovim does. The fake provider paces `tNNNN ` tokens and notes
+when it sends each; the client notes when each first arrives; one clock.
+
+Runs: one answer of 400 tokens at 200 tokens/s, then ten at once (each in a
+document of its own), then one at 1,000 tokens/s. Printed per run: the
+server's CPU per token and share of a core while streaming (from /proc),
+and token -> applyEdit p50/p95/max over every token of every answer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import pstats
+import re
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from lsprotocol import converters
+from pytest_lsp import client_capabilities
+
+from bench.latency import cpu_seconds
+from tests.conftest import SERVER_ENV, init_options
+from tests.fake_provider import FakeProvider, Scenario
+
+TOKEN = re.compile(r"t(\d{4}) ")
+CHAT = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nStory {}.\n'
+
+PROFILED = """
+import cProfile, signal, sys
+from chatvim_ls.cli import main
+profile = cProfile.Profile()
+signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
+signal.signal(signal.SIGUSR2, lambda *_: (profile.disable(), profile.dump_stats(sys.argv[1])))
+main([])
+"""
+
+@dataclass
+class Doc:
+    uri: str
+    version: int = 1
+    seen: dict[str, int] = field(default_factory=dict)  # token id -> when it first arrived (ns)
+
+
+class RawClient:
+    """Just enough of an editor: applies edits at once, reports them, accepts progress."""
+
+    def __init__(self) -> None:
+        self.process: asyncio.subprocess.Process | None = None
+        self.docs: dict[str, Doc] = {}
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.next_id = 0
+        self.progress_ends = 0
+        self.edits = 0
+        self.reader: asyncio.Task[None] | None = None
+
+    async def start(self, fake: FakeProvider, profile_to: Path | None) -> None:
+        command = [sys.executable, "-c", PROFILED, str(profile_to)] if profile_to else [sys.executable, "-m", "chatvim_ls"]
+        self.process = await asyncio.create_subprocess_exec(
+            *command, env=SERVER_ENV, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            limit=2**24,
+        )  # fmt: skip
+        self.reader = asyncio.create_task(self._read())
+        capabilities = converters.get_converter().unstructure(client_capabilities("neovim@0.11"))
+        await self.request("initialize", {"processId": os.getpid(), "rootUri": None, "capabilities": capabilities,
+                                          "initializationOptions": init_options(fake)})  # fmt: skip
+        self.notify("initialized", {})
+
+    async def stop(self) -> None:
+        await self.request("shutdown", None)
+        self.notify("exit", None)
+        assert self.process is not None
+        await self.process.wait()
+        if self.reader is not None:
+            self.reader.cancel()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def open(self, uri: str, text: str) -> Doc:
+        self.docs[uri] = Doc(uri)
+        self.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "markdown", "version": 1,
+                                                              "text": text}})  # fmt: skip
+        return self.docs[uri]
+
+    # -- the wire ----------------------------------------------------------------
+
+    def _send(self, message: dict[str, Any]) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        body = json.dumps(message).encode()
+        self.process.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def notify(self, method: str, params: Any) -> None:
+        self._send({"jsonrpc": "2.0", "method": method, "params": params})
+
+    async def request(self, method: str, params: Any) -> Any:
+        self.next_id += 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending[self.next_id] = future
+        self._send({"jsonrpc": "2.0", "id": self.next_id, "method": method, "params": params})
+        return await future
+
+    async def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout
+        while True:
+            header = await stdout.readuntil(b"\r\n\r\n")
+            length = int(re.search(rb"Content-Length: (\d+)", header)[1])  # type: ignore[index]
+            message = json.loads(await stdout.readexactly(length))
+            if "method" not in message:
+                future = self.pending.pop(message["id"], None)
+                if future is not None:
+                    future.set_result(message.get("result"))
+            elif "id" in message:
+                self._send({"jsonrpc": "2.0", "id": message["id"], "result": self._answer(message)})
+            elif message["method"] == "$/progress" and message["params"]["value"].get("kind") == "end":
+                self.progress_ends += 1
+
+    def _answer(self, message: dict[str, Any]) -> Any:
+        if message["method"] == "workspace/applyEdit":
+            return self._apply(message["params"]["edit"])
+        if message["method"] == "workspace/configuration":
+            return [None for _ in message["params"]["items"]]
+        return None
+
+    def _apply(self, edit: dict[str, Any]) -> dict[str, Any]:
+        now = time.monotonic_ns()  # the fake provider's clock
+        changes = edit.get("documentChanges") or [{"textDocument": {"uri": u}, "edits": e}
+                                                  for u, e in edit["changes"].items()]  # fmt: skip
+        for change in changes:
+            doc = self.docs[change["textDocument"]["uri"]]
+            for text_edit in change["edits"]:
+                for token in TOKEN.findall(text_edit["newText"]):
+                    doc.seen.setdefault(token, now)
+            doc.version += 1
+            self.edits += 1
+            self.notify("textDocument/didChange", {
+                "textDocument": {"uri": doc.uri, "version": doc.version},
+                "contentChanges": [{"range": e["range"], "text": e["newText"]} for e in change["edits"]],
+            })  # fmt: skip
+        return {"applied": True}
+
+
+@dataclass
+class Figures:
+    name: str
+    cpu_ms_per_token: float
+    core_share: float
+    latencies_ms: list[float]
+    lost: int
+
+    def line(self) -> str:
+        ordered = sorted(self.latencies_ms)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)))]
+        return (f"{self.name:34} {self.cpu_ms_per_token:6.3f} ms {self.core_share:6.2f} "
+                f"{statistics.median(ordered):7.2f} {p95:7.2f} {ordered[-1]:7.2f} ms   lost {self.lost}")  # fmt: skip
+
+
+async def answers(client: RawClient, fake: FakeProvider, name: str, count: int, tokens: int, rate: float) -> Figures:
+    fake.scenarios["m"] = Scenario.text([f"t{i:04d} " for i in range(tokens)], delay=1 / rate, paced=True)
+    docs = [client.open(f"file:///tmp/bench-tokens-{name}-{n}.md", CHAT.format(f"{name} {n}"))
+            for n in range(count)]  # fmt: skip
+    first_request, ends = len(fake.requests), client.progress_ends
+    cpu_before, wall_before = cpu_seconds(client.pid), time.monotonic()
+    await asyncio.gather(*(client.request("workspace/executeCommand", {"command": "chatvim.complete",
+                                                                       "arguments": [d.uri]}) for d in docs))  # fmt: skip
+    while client.progress_ends < ends + count:
+        await asyncio.sleep(0.01)
+    cpu, wall = cpu_seconds(client.pid) - cpu_before, time.monotonic() - wall_before
+    latencies, lost = [], 0
+    for request in fake.requests[first_request:]:
+        story = request.body["messages"][-1]["content"]
+        doc = docs[int(story.removesuffix(".").split()[-1])]
+        sent = {}
+        for at, payload in request.sent:
+            choices = json.loads(payload).get("choices") or [{}]
+            text = (choices[0].get("delta") or {}).get("content") or ""
+            if match := TOKEN.match(text):
+                sent[match[1]] = at
+        latencies += [(doc.seen[i] - at) / 1e6 for i, at in sent.items() if i in doc.seen]
+        lost += len(sent) - len([i for i in sent if i in doc.seen])
+    return Figures(name, cpu * 1000 / (count * tokens), cpu / wall, latencies, lost)
+
+
+async def main(profile: bool) -> None:
+    fake = FakeProvider()
+    await fake.start()
+    client = RawClient()
+    profile_to = Path(tempfile.mkdtemp(prefix="chatvim-profile-")) / "server.prof" if profile else None
+    await client.start(fake, profile_to)
+    await answers(client, fake, "warm-up", 1, 20, 200)  # the first answer also loads openai
+    if profile:
+        os.kill(client.pid, signal.SIGUSR1)  # the profile covers the next answer only
+    runs = [await answers(client, fake, "one answer, 200 tokens/s", 1, 400, 200)]
+    if profile:
+        os.kill(client.pid, signal.SIGUSR2)
+    if not profile:
+        runs.append(await answers(client, fake, "ten at once, 200 tokens/s each", 10, 400, 200))
+        runs.append(await answers(client, fake, "one answer, 1000 tokens/s", 1, 1000, 1000))
+    await client.stop()
+    await fake.stop()
+    print(f"{'run':34} {'CPU/token':>9} {'core':>6} {'p50':>7} {'p95':>7} {'max':>7}  token -> applyEdit")
+    for run in runs:
+        print(run.line())
+    if profile_to is not None:
+        print_profile(profile_to)
+
+
+def print_profile(path: Path, top: int = 25) -> None:
+    """The functions that cost the most time of their own, and the totals per package."""
+    stats = pstats.Stats(str(path))
+    entries = stats.stats  # type: ignore[attr-defined]
+    total = sum(tt for (_, _, tt, _, _) in entries.values())
+    by_package: dict[str, float] = {}
+    for (file, _, _), (_, _, tt, _, _) in entries.items():
+        by_package[_package(file)] = by_package.get(_package(file), 0.0) + tt
+    print(f"\nserver profile of the 400-token answer: {total:.2f} s in all (profiling makes it slower)")
+    for package, seconds in sorted(by_package.items(), key=lambda item: -item[1])[:12]:
+        print(f"  {seconds / total:6.1%}  {package}")
+    print("\ntop functions by own time:")
+    ranked = sorted(entries.items(), key=lambda item: -item[1][2])[:top]
+    for (file, line, function), (calls, _, tt, ct, _) in ranked:
+        print(f"  {tt / total:6.1%} {calls:8} calls  {_package(file)}:{function} ({Path(file).name}:{line})")
+
+
+def _package(file: str) -> str:
+    if file == "~":
+        return "builtins"
+    parts = Path(file).parts
+    for marker in ("site-packages", "lib"):
+        if marker in parts:
+            rest = parts[parts.index(marker) + 1 :]
+            if rest and rest[0].startswith("python3"):
+                rest = rest[1:]
+            if rest:
+                return rest[0].removesuffix(".py")
+    return "chatvim_ls" if "chatvim_ls" in parts else Path(file).name
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profile", action="store_true", help="profile the server over one 400-token answer")
+    asyncio.run(main(parser.parse_args().profile))
