@@ -54,6 +54,7 @@ signal.signal(signal.SIGUSR2, lambda *_: (profile.disable(), profile.dump_stats(
 main([])
 """
 
+
 @dataclass
 class Doc:
     uri: str
@@ -74,7 +75,9 @@ class RawClient:
         self.reader: asyncio.Task[None] | None = None
 
     async def start(self, fake: FakeProvider, profile_to: Path | None) -> None:
-        command = [sys.executable, "-c", PROFILED, str(profile_to)] if profile_to else [sys.executable, "-m", "chatvim_ls"]
+        command = (
+            [sys.executable, "-c", PROFILED, str(profile_to)] if profile_to else [sys.executable, "-m", "chatvim_ls"]
+        )
         self.process = await asyncio.create_subprocess_exec(
             *command, env=SERVER_ENV, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             limit=2**24,
@@ -183,8 +186,8 @@ async def answers(client: RawClient, fake: FakeProvider, name: str, count: int, 
             for n in range(count)]  # fmt: skip
     first_request, ends = len(fake.requests), client.progress_ends
     cpu_before, wall_before = cpu_seconds(client.pid), time.monotonic()
-    await asyncio.gather(*(client.request("workspace/executeCommand", {"command": "chatvim.complete",
-                                                                       "arguments": [d.uri]}) for d in docs))  # fmt: skip
+    asks = [{"command": "chatvim.complete", "arguments": [d.uri]} for d in docs]
+    await asyncio.gather(*(client.request("workspace/executeCommand", ask) for ask in asks))
     while client.progress_ends < ends + count:
         await asyncio.sleep(0.01)
     cpu, wall = cpu_seconds(client.pid) - cpu_before, time.monotonic() - wall_before
@@ -240,7 +243,7 @@ def print_profile(path: Path, top: int = 25) -> None:
         print(f"  {seconds / total:6.1%}  {package}")
     print("\ntop functions by own time:")
     ranked = sorted(entries.items(), key=lambda item: -item[1][2])[:top]
-    for (file, line, function), (calls, _, tt, ct, _) in ranked:
+    for (file, line, function), (calls, _, tt, _cumulative, _) in ranked:
         print(f"  {tt / total:6.1%} {calls:8} calls  {_package(file)}:{function} ({Path(file).name}:{line})")
 
 
