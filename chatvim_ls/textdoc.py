@@ -208,9 +208,11 @@ class TextDocument:
         """The length of `text` (within a line) in the client's position encoding."""
         if self.encoding == "utf-32" or text.isascii():
             return len(text)
-        return len(text.encode(self.encoding + "-le" if self.encoding == "utf-16" else self.encoding)) // (
-            2 if self.encoding == "utf-16" else 1
-        )
+        # surrogatepass: a lone surrogate (JSON allows "\\ud800") counts as one
+        # UTF-16 unit, or the three bytes UTF-8 would give it.
+        if self.encoding == "utf-16":
+            return len(text.encode("utf-16-le", "surrogatepass")) // 2
+        return len(text.encode("utf-8", "surrogatepass"))
 
     def to_client_after(self, pos: Position, text: str) -> tuple[int, int]:
         """Where `text` inserted at `pos` would end, in the client's units,
@@ -232,9 +234,23 @@ class TextDocument:
         if self.encoding == "utf-32" or text.isascii():
             return Position(line, max(0, min(character, len(text))))
         # The first `character` units, decoded: a character cut in two is dropped (rounded down).
-        if self.encoding == "utf-16":
-            return Position(line, len(text.encode("utf-16-le")[: 2 * max(character, 0)].decode("utf-16-le", "ignore")))
-        return Position(line, len(text.encode("utf-8")[: max(character, 0)].decode("utf-8", "ignore")))
+        try:
+            if self.encoding == "utf-16":
+                head = text.encode("utf-16-le")[: 2 * max(character, 0)].decode("utf-16-le", "ignore")
+            else:
+                head = text.encode("utf-8")[: max(character, 0)].decode("utf-8", "ignore")
+            return Position(line, len(head))
+        except UnicodeEncodeError:  # a lone surrogate: count character by character
+            return Position(line, self._code_points_within(text, character))
+
+    def _code_points_within(self, text: str, character: int) -> int:
+        """How many of `text`'s code points end within `character` client units."""
+        used = 0
+        for index, ch in enumerate(text):
+            used += self.units(ch)
+            if used > character:
+                return index
+        return len(text)
 
     # -- changing ------------------------------------------------------------
 
