@@ -36,7 +36,7 @@ from .textdoc import Change, TextDocument
 log = logging.getLogger(__name__)
 
 REPORT_EVERY = 0.25  # seconds between progress reports
-REFUSALS_BEFORE_GIVING_UP = 20  # in a row, with no edit applied between them
+REFUSALS_BEFORE_GIVING_UP = 20  # in a row, with no edit applied and no user change heard between them
 RETRY_AFTER_REFUSAL = 1.0  # seconds to wait for a didChange after a refused edit, doubled each time up to
 RETRY_AT_MOST = 4.0  # these (eglot reports only once the user pauses)
 ECHO_PATIENCE = 0.25  # seconds to wait for an edit's didChange before trusting the editor's replies

@@ -529,6 +529,7 @@ class AnswerWriter:
 
     def _on_user_change(self, splice: Splice) -> None:
         self.user_changes += 1
+        self.refusals_in_a_row = 0  # a refusal the user's typing explains is no sign of a dead editor
         self.anchor = splice.map(self.anchor)
         for sent in self._unechoed():
             sent.missed = True

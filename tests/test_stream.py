@@ -6,6 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from chatvim_ls.answer import REFUSALS_BEFORE_GIVING_UP
 from chatvim_ls.problems import Position
 from chatvim_ls.render import answer_closing
 from chatvim_ls.settings import Settings
@@ -332,3 +333,22 @@ def test_a_stale_copy_clamped_to_a_shorter_line_is_found_in_a_merged_report() ->
     session.writer.finish()
     session.settle()
     session.assert_whole(expected_answer("first words on a long line more "))
+
+
+def test_an_editor_refusing_every_edit_while_the_user_types_is_not_given_up_on() -> None:
+    """VS Code refuses each edit made stale by a keystroke (eight in a row were
+    seen while typing): refusals the user's changes explain never add up to
+    the server giving up."""
+    session = Session.start(QUESTION)
+    for token in range(3 * REFUSALS_BEFORE_GIVING_UP):
+        session.writer.add(f"w{token} ")
+        session.server_sends()
+        session.editor.user_insert(0, "x", session.to_server)  # before each edit arrives: it is stale
+        session.client_step()
+        while session.server_step():  # (which sends the next edit, for the next keystroke to beat)
+            pass
+        assert session.writer.refusals_in_a_row < REFUSALS_BEFORE_GIVING_UP
+    assert session.writer.edits_refused >= 2 * REFUSALS_BEFORE_GIVING_UP
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("".join(f"w{token} " for token in range(3 * REFUSALS_BEFORE_GIVING_UP))))
