@@ -23,8 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_provider import Scenario
-from tests.test_nvim import NVIM, REPO, ThreadedFake, make_home
+from tests.fake_provider import Scenario, ThreadedFake
+from tests.test_nvim import NVIM, REPO, make_home
 
 KEYSTROKES = 40
 SOCKET = "chatvim-bench"

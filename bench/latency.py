@@ -31,8 +31,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.fake_provider import Scenario
-from tests.test_nvim import ThreadedFake, attached, eventually, make_home, start_nvim
+from tests.fake_provider import Scenario, ThreadedFake
+from tests.test_nvim import attached, eventually, make_home, start_nvim
 
 RATES = {50: 200, 200: 400, 1000: 1000}  # tokens/s: tokens per run
 SIZES = {"1 KB": 1_000, "200 KB": 200_000, "2 MB": 2_000_000, "10 MB": 10_000_000}

@@ -45,6 +45,10 @@ DOUBT_WAIT = 0.5  # seconds to wait for a report on an edit that may have been d
 REPAIR_PAUSE = 0.3  # seconds without user changes before a misplaced copy is deleted (stream.py)
 
 
+class EndedUnexpectedly(ChatvimError):
+    """The provider's events stopped with no end, no error and no stop asked for."""
+
+
 class Editor(Protocol):
     """What an answer needs from the editor (the server implements it)."""
 
@@ -81,7 +85,7 @@ class Answer:
         self._held = ""
         self.outcome: Outcome | None = None
         self.error: str | None = None
-        self.failure: ChatvimError | None = None  # what failed, when the provider or the key did
+        self.failure: ChatvimError | None = None  # what failed: the provider, the key, or the stream
         self.tokens = 0
         self.usage: Usage | None = None
         self.finish_reason: str | None = None
@@ -284,7 +288,8 @@ class Answer:
             self.outcome = Outcome.FAILED
         elif not self.finished_cleanly:
             self.outcome = Outcome.FAILED
-            self.error = "the answer ended unexpectedly: try again"
+            self.failure = EndedUnexpectedly("the answer ended unexpectedly: try again")
+            self.error = str(self.failure)
         else:
             self.outcome = Outcome.DONE
 

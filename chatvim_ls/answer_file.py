@@ -8,17 +8,28 @@ server answers it in an editor.
   the file gets what an editor gets: the assistant delimiter, the answer,
   the closing user delimiter.
 - stdout: the answer's text as it arrives; with FILE `-`, the chat is read
-  from stdin and the completed chat is written to stdout once it is whole.
-  stderr: warnings and errors, one line each (the server's messages), and
-  a progress line while stderr is a terminal (`ProgressLine`).
+  from stdin and the completed chat is written to stdout once it is whole
+  (if stdout's reader has gone, as with `| head -1`, the exit is quiet,
+  status 141, as for a tool that SIGPIPE ended). Text the terminal's
+  encoding cannot show is printed as `?`; the file gets it as it is.
+- stderr: warnings and errors, one line each (the server's messages),
+  library logs at WARNING and above, one line each, and a progress line
+  while stderr is a terminal (`ProgressLine`). Every key the command
+  obtained is replaced by `[redacted]` in all of it (`secrets`).
 - The file is written once the answer has ended (`files.replace_chat`: a
-  crash, a Ctrl-C or a full disk leaves the chat as it was). If the file
-  changed on disk meanwhile (an editor saved it), it is left as it is, and
-  the answered chat goes beside it, `NAME-answered.md`: nothing is lost.
+  crash, a Ctrl-C or a full disk leaves the chat as it was). Nothing the
+  user wrote or the answer brought is lost: if the file changed on disk
+  meanwhile (an editor saved it) or is read-only, it is left as it is; if
+  it cannot be written, it is as it was; either way the answered chat goes
+  beside it, `NAME-answered.md` (`NAME-answered-2.md`... if taken), else
+  into the temporary folder (`$TMPDIR`), and one line says where.
   `--no-write` only prints.
-- Ctrl-C (or SIGTERM) stops the answer as `chatvim.stop` does: the text
-  that came is kept, with its closing delimiter, and written. A second
-  Ctrl-C quits at once and writes nothing.
+- Signals (`Signals`): Ctrl-C or SIGTERM before the answer streams quits at
+  once, quietly (nothing was sent). While it streams, the first stops the
+  answer as `chatvim.stop` does: the text that came is kept, with its
+  closing delimiter, and written; a second quits at once and writes
+  nothing. Once the answer has ended, the chat is written all the same.
+  The exit status is then 130 for Ctrl-C, 143 for SIGTERM.
 - The exit status says what happened (`Exit`).
 """
 
@@ -26,23 +37,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
+import logging
 import os
 import signal
 import sys
+import tempfile
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from enum import IntEnum
 from pathlib import Path
 from typing import TextIO
 
-from .answer import Answer, Outcome
+from .answer import Answer, EndedUnexpectedly, Outcome
 from .asking import ask, events
 from .chat import parse_chat
 from .config import load_global_config, read_file, text_of
-from .files import ChangedMeanwhile, replace_chat, write_new_chat
+from .files import CannotCreate, KeptAsIs, replace_chat, write_new_chat
 from .llm import Event, ProviderError, Text
 from .problems import ChatvimError
 from .providers import MissingKey
+from .secrets import RedactingFilter, redact
 from .stream import AnswerWriter, Edit
 from .textdoc import Change, TextDocument
 
@@ -51,19 +66,31 @@ PROGRESS_EVERY = 0.2  # seconds between redraws of the progress line
 
 class Exit(IntEnum):
     ANSWERED = 0
-    FAILED = 1  # the chat could not be written, or chatvim-ls failed
+    FAILED = 1  # the chat could not be written (the message says where it is), or chatvim-ls failed
     BAD_CHAT = 3  # the chat, config.md or an @file: reference cannot be sent (nothing was)
     NO_KEY = 4  # no API key for the provider
     REFUSED = 5  # the provider answered with an error, or with nothing
     NETWORK = 6  # the provider could not be reached, went silent, or broke the answer off
-    KEPT_BOTH = 7  # the file changed meanwhile: it is kept, the answered chat is beside it
-    STOPPED = 130  # Ctrl-C: the answer so far is written
+    KEPT_BOTH = 7  # the file changed meanwhile or is read-only: it is kept, the answered chat is beside it
+    STOPPED = 130  # Ctrl-C (SIGINT): the answer so far is written
+    BROKEN_PIPE = 141  # FILE `-`: stdout's reader went away before the completed chat was written
+    TERMINATED = 143  # SIGTERM: the answer so far is written
 
 
 def complete_file(source: str, *, write: bool) -> int:
     """Answer the chat in the file `source` (`-`: stdin); the exit status."""
-    from_stdin = source == "-"
-    path = None if from_stdin else Path(source)
+    for stream in (sys.stdout, sys.stderr):  # what the terminal cannot show is `?`, not a crash
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="replace")
+    log_to_stderr()
+    signals = Signals()
+    try:
+        return _complete(None if source == "-" else Path(source), write, signals)
+    except KeyboardInterrupt:  # (`Quit`: a signal before the answer streamed; nothing was sent)
+        return signals.status or Exit.STOPPED
+
+
+def _complete(path: Path | None, write: bool, signals: Signals) -> int:
     where = "<stdin>" if path is None else str(path)
     try:
         config = load_global_config()
@@ -73,7 +100,7 @@ def complete_file(source: str, *, write: bool) -> int:
         return _fail(str(exc), Exit.BAD_CHAT)
     chat = parse_chat(text, config.settings)
     for line in config.warnings + [p.one_line(where) for p in chat.problems if not p.is_error]:
-        print(line, file=sys.stderr)
+        _say(line)
     try:
         asked = ask(text, path, config, os.environ)
     except MissingKey as exc:
@@ -81,21 +108,57 @@ def complete_file(source: str, *, write: bool) -> int:
     except ChatvimError as exc:
         return _fail(exc.one_line(where), Exit.BAD_CHAT)
     doc = TextDocument("file:///chat.md", text, 0)
-    editor = FileEditor(where, None if from_stdin else sys.stdout)
+    editor = FileEditor(where, None if path is None else sys.stdout)
     answer = Answer(AnswerWriter(doc, asked.settings.delimiters, versioned=False), editor,
                     lambda: editor.printing(events(asked)), model=asked.request.model,
                     provider=asked.request.provider, show_reasoning=asked.settings.reasoning == "show")  # fmt: skip
     editor.answer = answer
-    if not asyncio.run(_run(answer, ProgressLine.on(sys.stderr, sharing=None if from_stdin else sys.stdout))):
-        return _fail(f"{where}: stopped; nothing written", Exit.STOPPED)
+    progress = ProgressLine.on(sys.stderr, sharing=None if path is None else sys.stdout)
+    if not asyncio.run(_run(answer, progress, signals)):
+        return _fail(f"{where}: stopped; nothing written", signals.status or Exit.STOPPED)
     editor.end_text()
-    status = _status(answer)
-    if from_stdin:
-        sys.stdout.buffer.write(doc.text.encode("utf-8"))
-    elif write and answer.writer.started:
-        assert path is not None
-        status = _save(path, was, doc.text) or status
+    status = signals.status or _status(answer)
+    if path is None:
+        return _print_chat(doc.text) or status
+    if write and answer.writer.started:
+        return _save(path, was, doc.text) or status
     return status
+
+
+class Quit(KeyboardInterrupt):
+    """A signal before the answer streams: quit at once."""
+
+
+class Signals:
+    """SIGINT (Ctrl-C) and SIGTERM, for the whole command. Before the answer
+    streams they quit at once (nothing was sent); while it streams, the first
+    stops it as `chatvim.stop` does and a second quits, writing nothing;
+    after, the chat is written all the same. The first says the exit status."""
+
+    def __init__(self) -> None:
+        self.status: Exit | None = None
+        self._streamed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # while the answer streams
+        self._stop: Callable[[], object] = lambda: None
+        self._quit: Callable[[], object] = lambda: None
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._heard)
+
+    def streaming(self, stop: Callable[[], object], quit: Callable[[], object]) -> None:
+        """The answer streams now, in the running loop: `stop` stops it, `quit` cuts it short."""
+        self._streamed, self._loop, self._stop, self._quit = True, asyncio.get_running_loop(), stop, quit
+
+    def ended(self) -> None:
+        self._loop = None
+
+    def _heard(self, signum: int, _frame: object) -> None:
+        first = self.status is None
+        if first:
+            self.status = Exit.TERMINATED if signum == signal.SIGTERM else Exit.STOPPED
+        if not self._streamed:
+            raise Quit
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop if first else self._quit)
 
 
 class FileEditor:
@@ -134,7 +197,7 @@ class FileEditor:
             self.printed = (self.printed + text)[-1:]
         except BrokenPipeError:  # (`| head`): the rest goes into the file only
             self.out = None
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no complaint at exit
+            _quiet_stdout()
 
     def end_text(self) -> None:
         if self.out is not None and self.printed and self.printed != "\n":
@@ -154,7 +217,7 @@ class FileEditor:
     def show(self, message: str, *, error: bool) -> None:
         if self.progress is not None:
             self.progress.clear()
-        print(f"{self.where}: {'' if error else 'warning: '}{message}", file=sys.stderr)
+        _say(f"{self.where}: {'' if error else 'warning: '}{message}")
 
     def log(self, message: str) -> None:
         pass  # (the server's log; the message shown says what to do)
@@ -214,7 +277,7 @@ class ProgressLine:
         self.drawn = True  # (the terminal may have echoed a ^C since)
         self.clear()
         if self.answer is not None and self.answer.outcome is not Outcome.FAILED:  # (a failure was said)
-            self.err.write(f"{self.model} · {summary}\n")
+            self.err.write(redact(f"{self.model} · {summary}\n"))
             self.err.flush()
 
     async def run(self) -> None:
@@ -223,25 +286,14 @@ class ProgressLine:
             self.draw()
 
 
-async def _run(answer: Answer, progress: ProgressLine | None) -> bool:
-    """Run the answer to its end; False if a second interrupt cut it short."""
+async def _run(answer: Answer, progress: ProgressLine | None, signals: Signals) -> bool:
+    """Run the answer to its end; False if a second signal cut it short."""
     editor = answer.editor
     assert isinstance(editor, FileEditor)
     editor.progress = progress
-    loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    interrupts = 0
-
-    def interrupted() -> None:
-        nonlocal interrupts
-        interrupts += 1
-        if interrupts == 1:
-            answer.stop()
-        elif task is not None:
-            task.cancel()
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, interrupted)
+    assert task is not None
+    signals.streaming(answer.stop, task.cancel)
     drawing = None
     if progress is not None:
         progress.answer = answer
@@ -252,6 +304,7 @@ async def _run(answer: Answer, progress: ProgressLine | None) -> bool:
     except asyncio.CancelledError:
         return False
     finally:
+        signals.ended()
         if drawing is not None:
             drawing.cancel()
         if progress is not None:
@@ -267,7 +320,7 @@ def _status(answer: Answer) -> Exit:
             return Exit.NO_KEY
         if isinstance(failure, ProviderError):
             return Exit.NETWORK if failure.network else Exit.REFUSED
-        return Exit.NETWORK if answer.error and "ended unexpectedly" in answer.error else Exit.FAILED
+        return Exit.NETWORK if isinstance(failure, EndedUnexpectedly) else Exit.FAILED
     if answer.tokens == 0 or answer.finish_reason == "content_filter":
         return Exit.REFUSED
     if answer.finish_reason is None:
@@ -275,21 +328,33 @@ def _status(answer: Answer) -> Exit:
     return Exit.ANSWERED
 
 
+def _print_chat(text: str) -> Exit | None:
+    """The completed chat on stdout; a reader gone (`| head -1`) is no error to show."""
+    try:
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _quiet_stdout()
+        return Exit.BROKEN_PIPE
+    return None
+
+
 def _save(path: Path, was: bytes, text: str) -> Exit | None:
-    """Write the answered chat over `path`, or beside it if it changed meanwhile."""
+    """Write the answered chat over `path`; where it cannot go there, beside
+    it, else into the temporary folder; the status if not over `path`."""
     try:
         replace_chat(path, was, text)
         return None
-    except ChangedMeanwhile:
-        target = path.resolve()
-        try:
-            beside = write_new_chat(target.parent, f"{target.stem}-answered", text)
-        except ChatvimError as exc:
-            return _fail(f"{path} changed on disk meanwhile, and {exc}", Exit.FAILED)
-        return _fail(f"{path} changed on disk while the answer streamed: it is kept as it is; the answered chat "
-                     f"is in {beside}", Exit.KEPT_BOTH)  # fmt: skip
-    except ChatvimError as exc:
-        return _fail(str(exc), Exit.FAILED)
+    except KeptAsIs as exc:
+        problem, status = f"{exc}: it is kept as it is", Exit.KEPT_BOTH
+    except CannotCreate as exc:
+        problem, status = str(exc), Exit.FAILED
+    target = path.resolve()
+    for folder in (target.parent, Path(tempfile.gettempdir())):
+        with contextlib.suppress(CannotCreate):
+            kept = write_new_chat(folder, f"{target.stem}-answered", text)
+            return _fail(f"{problem}; the answered chat is in {kept}", status)
+    return _fail(f"{problem}; nor could the answered chat be kept anywhere: only stdout has the answer", Exit.FAILED)
 
 
 def _is_terminal(stream: TextIO) -> bool:
@@ -300,5 +365,35 @@ def _is_terminal(stream: TextIO) -> bool:
 
 
 def _fail(message: str, status: Exit) -> Exit:
-    print(message, file=sys.stderr)
+    _say(message)
     return status
+
+
+def _say(message: str) -> None:
+    """One line on stderr, with no key in it."""
+    print(redact(message), file=sys.stderr, flush=True)
+
+
+def _quiet_stdout() -> None:
+    """stdout's reader is gone: what is still written to it goes nowhere, with no complaint at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def log_to_stderr() -> logging.Handler:
+    """Library logs at WARNING and above on stderr: one line each, with no key in it."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(_OneLine())
+    logging.getLogger().addHandler(handler)
+    logging.captureWarnings(True)
+    return handler
+
+
+class _OneLine(logging.Formatter):
+    """A record's message and, for a failure, the exception's last line (both
+    redacted by then: `RedactingFilter` runs first)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = record.getMessage() + (f": {record.exc_text.splitlines()[-1]}" if record.exc_text else "")
+        return "chatvim-ls: " + " ".join(line.split())

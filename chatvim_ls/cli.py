@@ -3,8 +3,9 @@
 `chatvim-ls` with no command serves LSP over stdio (or `--tcp`).
 `chatvim-ls complete FILE` answers a chat file (`answer_file.py`);
 `chatvim-ls complete --dry-run FILE` prints the request it would send as
-one JSON object, with no network and no key. `chatvim-ls health` prints the
-configuration's health (`health.py`) for an editor's health check. Every failure is one line on
+one JSON object, with no network and no key (FILE `-`: the chat is read
+from stdin). `chatvim-ls health` prints the configuration's health
+(`health.py`) for an editor's health check. Every failure is one line on
 stderr and a non-zero exit, never a traceback. Nothing but the protocol is
 ever written to stdout while serving.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from . import __version__
 from .asking import context_rules
 from .chat import parse_chat
-from .config import load_global_config, read_text
+from .config import load_global_config, read_text, text_of
 from .context import expand
 from .problems import ChatvimError
 from .providers import NO_MODEL
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "complete" and args.dry_run:
-        return _dry_run(Path(args.file))
+        return _dry_run(args.file)
     if args.command == "complete":
         from .answer_file import complete_file
 
@@ -113,22 +114,24 @@ def _without_answered_errors(record: logging.LogRecord) -> bool:
     return not isinstance(error, JsonRpcException)
 
 
-def _dry_run(path: Path) -> int:
+def _dry_run(source: str) -> int:
+    path = None if source == "-" else Path(source)
+    where = "<stdin>" if path is None else source
     try:
         config = load_global_config()
-        text = read_text(path)
+        text = text_of(sys.stdin.buffer.read(), where) if path is None else read_text(path)
     except ChatvimError as exc:
         return _fail(str(exc))
     chat = parse_chat(text, config.settings)
-    for line in config.warnings + [p.one_line(str(path)) for p in chat.problems if not p.is_error]:
+    for line in config.warnings + [p.one_line(where) for p in chat.problems if not p.is_error]:
         print(line, file=sys.stderr)
     try:
         request = build_request(chat, config, os.environ, preview=True)
         request = replace(request, messages=expand(request.messages, context_rules(path, config.options)))
     except ChatvimError as exc:
-        return _fail(exc.one_line(str(path)))
+        return _fail(exc.one_line(where))
     if not request.model:
-        print(f"{path}: warning: {NO_MODEL} (the request below has none)", file=sys.stderr)
+        print(f"{where}: warning: {NO_MODEL} (the request below has none)", file=sys.stderr)
     output = json.dumps(request.to_json(), ensure_ascii=False, indent=2) + "\n"
     sys.stdout.buffer.write(output.encode("utf-8"))
     return 0

@@ -1,14 +1,26 @@
 """Writing chat files without ever losing one.
 
 - `write_new_chat` writes a new file, `STEM.md`, else `STEM-2.md` and so
-  on: never over another file (opened with O_EXCL).
-- `replace_chat` writes a chat's new text whole: into a temporary file in
-  the same folder (the same file system), flushed to disk, then renamed
-  over it, so a crash, a Ctrl-C or a full disk leaves the old file or the
-  new one, never half of one. The file keeps its mode; a symlink stays a
-  link (its target is written). If the file no longer holds what it held
-  when it was read (an editor saved it meanwhile), it is left alone and
-  `ChangedMeanwhile` says so.
+  on: never over another file (opened with O_EXCL). A file it could not
+  write whole (a full disk) is removed, not left half written.
+- `replace_chat` writes a chat's new text over it only while the file still
+  holds what it held when it was read. If it does not (an editor saved it
+  meanwhile), it is left alone and `ChangedMeanwhile` says so. That is
+  checked before anything is written, and again once the new text is on
+  disk, just before it takes the file's place.
+- The new text goes into a temporary file in the same folder (the same file
+  system), flushed to disk, then renamed over the file, so a crash, a
+  Ctrl-C or a full disk leaves the old file or the new one, never half of
+  one. It keeps the file's mode, and its owner and group where the user may
+  set them; a symlink stays a link (its target is written).
+- A file with other hard links is written in place instead (after the same
+  check, through the one open file), so that every link sees the new text;
+  when the new text only adds to the old, only what it adds is written.
+- A read-only file (the user may not write it, or no one may) is not
+  replaced through the rename either: `ReadOnly` says so.
+- `ChangedMeanwhile` and `ReadOnly` are `KeptAsIs`: the file is as it was,
+  and the caller must put the new text elsewhere. `CannotCreate` is any
+  other failure to write.
 """
 
 from __future__ import annotations
@@ -26,8 +38,16 @@ class CannotCreate(ChatvimError):
     """A chat file cannot be written."""
 
 
-class ChangedMeanwhile(ChatvimError):
+class KeptAsIs(ChatvimError):
+    """The file is left as it is on purpose: the new text must go elsewhere."""
+
+
+class ChangedMeanwhile(KeptAsIs):
     """The file changed on disk since it was read."""
+
+
+class ReadOnly(KeptAsIs):
+    """The file may not be written."""
 
 
 def write_new_chat(folder: Path, stem: str, text: str) -> Path:
@@ -38,11 +58,17 @@ def write_new_chat(folder: Path, stem: str, text: str) -> Path:
         for number in range(1, 100):
             path = folder / (f"{stem}.md" if number == 1 else f"{stem}-{number}.md")
             try:
-                with path.open("x", encoding="utf-8", newline="") as file:
-                    file.write(text)
-                return path
+                file = path.open("x", encoding="utf-8", newline="")
             except FileExistsError:
                 continue
+            try:
+                with file:
+                    file.write(text)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                raise
+            return path
     except (OSError, ValueError) as exc:  # (ValueError: a NUL in the name)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CannotCreate(f"cannot write a new chat in {folder}: {reason}; set `new_chats`") from None
@@ -52,22 +78,34 @@ def write_new_chat(folder: Path, stem: str, text: str) -> Path:
 def replace_chat(path: Path, was: bytes, text: str) -> None:
     """Write `text` over the chat at `path`, which held `was` when it was read."""
     target = path.resolve()
+    _check_unchanged(path, _read(target), was)
+    new = text.encode("utf-8")
     try:
-        now = target.read_bytes()
-    except OSError:
-        now = None
-    if now != was:
-        raise ChangedMeanwhile(f"{path} changed on disk while the answer streamed")
+        info = target.stat()
+        if not os.access(target, os.W_OK) or not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
+            raise ReadOnly(f"{path} is read-only")
+    except OSError as exc:
+        raise CannotCreate(f"cannot write {path}: {exc.strerror or exc}; it is as it was") from None
+    if info.st_nlink > 1:
+        _write_in_place(path, target, was, new)
+    else:
+        _write_and_rename(path, target, was, new, info)
+
+
+def _write_and_rename(path: Path, target: Path, was: bytes, new: bytes, info: os.stat_result) -> None:
     temporary = None
     try:
-        mode = stat.S_IMODE(target.stat().st_mode)
         handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         temporary = Path(name)
         with os.fdopen(handle, "wb") as file:
-            file.write(text.encode("utf-8"))
+            file.write(new)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, mode)
+        if hasattr(os, "chown"):
+            with contextlib.suppress(PermissionError):  # (another user's file, written by its group)
+                os.chown(temporary, info.st_uid, info.st_gid)
+        os.chmod(temporary, stat.S_IMODE(info.st_mode))  # (after chown, which may clear set-id bits)
+        _check_unchanged(path, _read(target), was)  # again: a save while the text was written
         os.replace(temporary, target)
         temporary = None
     except OSError as exc:
@@ -76,3 +114,37 @@ def replace_chat(path: Path, was: bytes, text: str) -> None:
         if temporary is not None:
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+def _write_in_place(path: Path, target: Path, was: bytes, new: bytes) -> None:
+    try:
+        file = target.open("r+b")
+    except OSError as exc:
+        raise CannotCreate(f"cannot write {path}: {exc.strerror or exc}; it is as it was") from None
+    with file:
+        try:
+            now: bytes | None = file.read()
+        except OSError:
+            now = None
+        _check_unchanged(path, now, was)
+        same = len(was) if new.startswith(was) else 0  # (an answer only adds to the end)
+        try:
+            file.seek(same)
+            file.write(new[same:])
+            file.truncate()
+            file.flush()
+            os.fsync(file.fileno())
+        except OSError as exc:
+            raise CannotCreate(f"cannot write {path}: {exc.strerror or exc}; it may hold part of the answer") from None
+
+
+def _read(target: Path) -> bytes | None:
+    try:
+        return target.read_bytes()
+    except OSError:
+        return None
+
+
+def _check_unchanged(path: Path, now: bytes | None, was: bytes) -> None:
+    if now != was:
+        raise ChangedMeanwhile(f"{path} changed on disk while the answer streamed")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .secrets import redact
+
 WIDTH = 87  # 100 columns less Neovim's "LSP[chatvim] " (errors; warnings get "LSP[chatvim][Warning] ", keep them short)
 
 
@@ -22,8 +24,9 @@ def one_line(text: str) -> str:
 
 
 def shorten(text: str, room: int) -> str:
-    """`text` cut to `room` characters, with an ellipsis if it was longer."""
-    text = one_line(text).rstrip(".")
+    """`text` cut to `room` characters, with an ellipsis if it was longer;
+    keys redacted first (a key cut in half would no longer be recognised)."""
+    text = one_line(redact(text)).rstrip(".")
     return text if len(text) <= room else text[: max(room - 1, 0)].rstrip() + "…"
 
 

@@ -68,8 +68,16 @@ async def client(lsp_client: EditorClient, request: pytest.FixtureRequest, fake:
     await fake.stop()
 
 
+@pytest.fixture
+def provider() -> Iterator[FakeProvider]:
+    """The fake provider in a thread of its own, for one test (a subprocess or an editor that is not asyncio)."""
+    threaded = ThreadedFake()
+    yield threaded.fake
+    threaded.stop()
+
+
 @pytest.fixture(scope="module")
-def provider() -> Iterator[ThreadedFake]:
+def module_provider() -> Iterator[ThreadedFake]:
     """The fake provider in a thread of its own, for one editor per test module."""
     threaded = ThreadedFake()
     yield threaded

@@ -3,7 +3,9 @@ as a user or a script runs it."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import pty
 import re
@@ -12,24 +14,29 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable
 from pathlib import Path
 
 import pytest
 
+from chatvim_ls import answer_file
+from chatvim_ls.answer import Answer
+from chatvim_ls.answer_file import Exit, FileEditor
+from chatvim_ls.files import CannotCreate
+from chatvim_ls.llm import Event
+from chatvim_ls.secrets import remember_secret
+from chatvim_ls.settings import Settings
+from chatvim_ls.stream import AnswerWriter
+from chatvim_ls.textdoc import TextDocument
+
 from .conftest import KEY_VARIABLES
-from .fake_provider import FakeProvider, Scenario, ThreadedFake
+from .fake_provider import FakeProvider, Scenario
 from .terminal import make_home
 
 QUESTION = "# === USER ===\n\nWho keeps the lamp?\n"
 KEY = "sk-cli-secret-0123456789"
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    threaded = ThreadedFake()
-    yield threaded.fake
-    threaded.stop()
 
 
 @pytest.fixture
@@ -103,15 +110,18 @@ def test_stdin_in_the_answered_chat_out(chat: Path, provider: FakeProvider) -> N
     assert chat.read_text() == QUESTION
 
 
-def test_ctrl_c_keeps_the_answer_so_far_with_its_closing_delimiter(chat: Path, provider: FakeProvider) -> None:
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_keeps_the_answer_so_far_with_its_closing_delimiter(
+    chat: Path, provider: FakeProvider, signum: int, status: int
+) -> None:
     provider.scenarios["m"] = Scenario.text(["First words ", *["and more "] * 200], delay=0.05)
     process = subprocess.Popen(command("complete", str(chat)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=environment(chat), cwd=chat.parent)  # fmt: skip
     assert process.stdout is not None and process.stderr is not None
     first = process.stdout.read(len("First words "))  # the answer has begun
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     rest = process.stdout.read()
-    assert process.wait(30) == 130
+    assert process.wait(30) == status
     assert first == b"First words " and process.stderr.read() == b""
     text = chat.read_text()
     assert text.startswith(QUESTION + "\n# === ASSISTANT ===\n\nFirst words ")
@@ -194,3 +204,190 @@ def test_a_progress_line_only_on_a_terminal(chat: Path, provider: FakeProvider) 
     assert process.wait(30) == 0
     assert b"\r\x1b[Km \xc2\xb7 waiting" in shown and b" tokens \xc2\xb7 " in shown  # redrawn in place
     assert re.fullmatch(r"m · 2 tokens · [\d.]+ s · 5 in\r\n", shown.decode().rsplit("\r\x1b[K", 1)[1])  # it stays
+
+
+@pytest.mark.parametrize(("signum", "status"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_chat_is_read_quits_quietly(
+    chat: Path, provider: FakeProvider, signum: int, status: int
+) -> None:
+    slow = chat.parent / "slow.md"  # a FIFO: chatvim-ls waits in its read until the test writes
+    os.mkfifo(slow)
+    process = subprocess.Popen(command("complete", str(slow)), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=environment(chat), cwd=chat.parent)  # fmt: skip
+    opened: list[int] = []
+    opener = threading.Thread(target=lambda: opened.append(os.open(slow, os.O_WRONLY)), daemon=True)
+    opener.start()
+    opener.join(30)  # returns once chatvim-ls has opened the chat to read it
+    assert opened, "chatvim-ls opened the chat"
+    # A signal that lands before the read() is entered is only run after it
+    # returns (CPython checks for signals when a read is interrupted): wait
+    # till chatvim-ls waits in the kernel for the pipe's data.
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    deadline = time.monotonic() + 30
+    while "pipe_read" not in wchan.read_text() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "pipe_read" in wchan.read_text(), "chatvim-ls waits to read the chat"
+    process.send_signal(signum)
+    out, err = process.communicate(timeout=30)
+    os.close(opened[0])
+    assert (process.returncode, out, err) == (status, b"", b"")
+    assert provider.requests == []
+
+
+def test_stdin_mode_with_its_reader_gone_quits_quietly(chat: Path, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text(["Never read."])
+    reading, writing = os.pipe()
+    os.close(reading)  # as `| head -1` does once it has its line
+    process = subprocess.Popen(command("complete", "-"), stdin=subprocess.PIPE, stdout=writing,
+                               stderr=subprocess.PIPE, env=environment(chat))  # fmt: skip
+    os.close(writing)
+    _, err = process.communicate(QUESTION.encode(), timeout=30)
+    assert (process.returncode, err) == (141, b"")
+
+
+def test_dry_run_reads_the_chat_from_stdin(chat: Path, provider: FakeProvider) -> None:
+    result = run(chat, "--dry-run", "-", stdin="# === USER ===\n\nA question from a pipe\n")
+    assert (result.returncode, result.stderr) == (0, "")
+    assert "A question from a pipe" in json.dumps(json.loads(result.stdout)["messages"])
+    assert provider.requests == []
+
+
+def test_an_answer_the_terminal_cannot_show_is_printed_as_it_can(chat: Path, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text(["Café ", "— ✓"])
+    result = run(chat, str(chat), PYTHONIOENCODING="ascii")  # (LANG=C on an older Python)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "Caf? ? ?\n", "")
+    assert chat.read_text() == answered(QUESTION, "Café — ✓")  # the file gets it as it is
+
+
+def test_a_message_the_terminal_cannot_show_is_printed_as_it_can(chat: Path, provider: FakeProvider) -> None:
+    named = chat.parent / "café.md"
+    named.write_text("# === USER ===\n\n")
+    result = run(chat, str(named), PYTHONIOENCODING="ascii:strict")
+    assert (
+        result.returncode == 3
+        and result.stderr.startswith(f"{chat.parent}/caf?.md")
+        and "Traceback" not in result.stderr
+    )
+
+
+def test_a_key_in_the_providers_words_is_redacted(chat: Path, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.error(500, f"overloaded; your key {KEY} is fine")
+    result = run(chat, str(chat))
+    assert result.returncode == 5 and result.stderr.count("\n") == 1
+    assert "[redacted]" in result.stderr and KEY not in result.stderr
+
+
+def test_library_logs_go_to_stderr_redacted_on_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    remember_secret(KEY)
+    handler = answer_file.log_to_stderr()
+    try:
+        try:
+            raise RuntimeError(f"refused {KEY}")
+        except RuntimeError:
+            logging.getLogger("chatvim_ls.answer").exception("the answer failed for %s", KEY)
+        logging.getLogger("chatvim_ls.answer").info("not shown")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.captureWarnings(False)
+    assert capsys.readouterr().err == "chatvim-ls: the answer failed for [redacted]: RuntimeError: refused [redacted]\n"
+
+
+def test_a_read_only_chat_is_kept_and_the_answer_goes_beside_it(chat: Path, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text(["Kept."])
+    chat.chmod(0o444)
+    result = run(chat, str(chat))
+    beside = chat.parent / "chat-answered.md"
+    assert (result.returncode, result.stdout) == (7, "Kept.\n")
+    assert result.stderr == f"{chat} is read-only: it is kept as it is; the answered chat is in {beside}\n"
+    assert chat.read_text() == QUESTION and beside.read_text() == answered(QUESTION, "Kept.")
+
+
+def test_with_every_name_beside_taken_the_answer_goes_to_the_temporary_folder(
+    chat: Path, provider: FakeProvider
+) -> None:
+    provider.scenarios["m"] = Scenario.text(["Kept."])
+    chat.chmod(0o444)
+    for number in range(1, 100):
+        (chat.parent / ("chat-answered.md" if number == 1 else f"chat-answered-{number}.md")).write_text("taken")
+    temporary = chat.parent.parent / "tmp"
+    temporary.mkdir()
+    result = run(chat, str(chat), TMPDIR=str(temporary))
+    kept = temporary / "chat-answered.md"
+    assert result.returncode == 7
+    assert result.stderr == f"{chat} is read-only: it is kept as it is; the answered chat is in {kept}\n"
+    assert kept.read_text() == answered(QUESTION, "Kept.") and chat.read_text() == QUESTION
+
+
+def test_a_full_disk_leaves_the_chat_as_it_was_and_no_half_file(chat: Path, provider: FakeProvider) -> None:
+    provider.scenarios["m"] = Scenario.text(["A long answer that does not fit."])
+    temporary = chat.parent.parent / "tmp"
+    temporary.mkdir()
+    limit = len(QUESTION.encode()) + 8  # bytes a file may have (RLIMIT_FSIZE): as a full disk, every file
+    limited = [sys.executable, "-c", f"import os, resource, sys; resource.setrlimit(resource.RLIMIT_FSIZE, "
+               f"({limit}, {limit})); os.execv(sys.argv[1], sys.argv[1:])", *command("complete", str(chat))]  # fmt: skip
+    result = subprocess.run(limited, capture_output=True, text=True, timeout=30, cwd=chat.parent,
+                            env=environment(chat, TMPDIR=str(temporary), PYTHONDONTWRITEBYTECODE="1"))  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, "A long answer that does not fit.\n")
+    assert result.stderr == (f"cannot write {chat}: File too large; it is as it was; nor could the answered chat "
+                             "be kept anywhere: only stdout has the answer\n")  # fmt: skip
+    assert chat.read_text() == QUESTION
+    assert [p.name for p in chat.parent.iterdir()] == ["chat.md"] and list(temporary.iterdir()) == []
+
+
+def test_a_chat_that_cannot_be_written_goes_beside_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "chat.md"
+    path.write_text(QUESTION)
+
+    def disk_full(*_: object) -> None:
+        raise CannotCreate(f"cannot write {path}: No space left on device; it is as it was")
+
+    monkeypatch.setattr(answer_file, "replace_chat", disk_full)
+    assert answer_file._save(path, QUESTION.encode(), answered(QUESTION, "Saved.")) is Exit.FAILED
+    beside = tmp_path / "chat-answered.md"
+    assert capsys.readouterr().err == (
+        f"cannot write {path}: No space left on device; it is as it was; the answered chat is in {beside}\n"
+    )
+    assert beside.read_text() == answered(QUESTION, "Saved.") and path.read_text() == QUESTION
+
+
+def test_a_chat_saved_meanwhile_with_no_room_beside_goes_to_the_temporary_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "chats" / "chat.md"
+    path.parent.mkdir()
+    path.write_text(QUESTION + "An edit saved by an editor.\n")
+    monkeypatch.setattr(answer_file, "write_new_chat", failing_in(path.parent, answer_file.write_new_chat))
+    monkeypatch.setattr(answer_file.tempfile, "tempdir", str(tmp_path / "tmp"))
+    assert answer_file._save(path, QUESTION.encode(), answered(QUESTION, "Saved.")) is Exit.KEPT_BOTH
+    kept = tmp_path / "tmp" / "chat-answered.md"
+    assert capsys.readouterr().err == (
+        f"{path} changed on disk while the answer streamed: it is kept as it is; the answered chat is in {kept}\n"
+    )
+    assert kept.read_text() == answered(QUESTION, "Saved.")
+
+
+def failing_in(folder: Path, write: Callable[[Path, str, str], Path]) -> Callable[[Path, str, str], Path]:
+    def write_new_chat(where: Path, stem: str, text: str) -> Path:
+        if where == folder:
+            raise CannotCreate(f"cannot write a new chat in {folder}: Read-only file system")
+        return write(where, stem, text)
+
+    return write_new_chat
+
+
+def test_an_answer_that_just_stops_is_a_network_failure_by_its_kind() -> None:
+    async def cut_off() -> AsyncGenerator[Event, None]:
+        raise asyncio.CancelledError  # as a lost connection may surface: no end, no error
+        yield  # (a generator)
+
+    doc = TextDocument("file:///chat.md", QUESTION, 0)
+    editor = FileEditor("chat.md", None)
+    answer = Answer(AnswerWriter(doc, Settings().delimiters, versioned=False), editor, cut_off,
+                    model="m", provider="fake")  # fmt: skip
+    editor.answer = answer
+    asyncio.run(answer.run())
+    assert answer_file._status(answer) is Exit.NETWORK
+    answer.error = "the stream stopped"  # the words may change; the kind says it
+    assert answer_file._status(answer) is Exit.NETWORK

@@ -119,18 +119,18 @@ class Emacs:
 
 @pytest.fixture(scope="module", params=sorted(CLIENTS))
 def emacs(
-    request: pytest.FixtureRequest, provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, module_provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Emacs]:
-    home = make_home(tmp_path_factory.mktemp(f"emacs-{request.param}"), provider.fake.base_url)
+    home = make_home(tmp_path_factory.mktemp(f"emacs-{request.param}"), module_provider.fake.base_url)
     editor = Emacs(CLIENTS[request.param], home)
     yield editor
     editor.close()
 
 
 @pytest.fixture
-def fake(provider: ThreadedFake, emacs: Emacs) -> ThreadedFake:
-    provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
-    return provider
+def fake(module_provider: ThreadedFake, emacs: Emacs) -> ThreadedFake:
+    module_provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
+    return module_provider
 
 
 def test_the_whole_answer_arrives_quietly(emacs: Emacs, fake: ThreadedFake) -> None:

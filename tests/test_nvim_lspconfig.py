@@ -60,18 +60,18 @@ class Neovim(ViEditor):
 
 @pytest.fixture(scope="module", params=SNIPPETS)
 def nvim(
-    request: pytest.FixtureRequest, provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, module_provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Neovim]:
-    home = make_home(tmp_path_factory.mktemp(request.param), provider.fake.base_url)
+    home = make_home(tmp_path_factory.mktemp(request.param), module_provider.fake.base_url)
     editor = Neovim(request.param, home)
     yield editor
     editor.close()
 
 
 @pytest.fixture
-def fake(provider: ThreadedFake, nvim: Neovim) -> ThreadedFake:
-    provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
-    return provider
+def fake(module_provider: ThreadedFake, nvim: Neovim) -> ThreadedFake:
+    module_provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
+    return module_provider
 
 
 def test_the_whole_answer_arrives(nvim: Neovim, fake: ThreadedFake) -> None:

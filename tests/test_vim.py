@@ -80,18 +80,18 @@ class Vim(ViEditor):
 
 @pytest.fixture(scope="module", params=sorted(CLIENTS))
 def vim(
-    request: pytest.FixtureRequest, provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, module_provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Vim]:
-    home = make_home(tmp_path_factory.mktemp(f"vim-{request.param}"), provider.fake.base_url)
+    home = make_home(tmp_path_factory.mktemp(f"vim-{request.param}"), module_provider.fake.base_url)
     editor = Vim(CLIENTS[request.param], home)
     yield editor
     editor.close()
 
 
 @pytest.fixture
-def fake(provider: ThreadedFake, vim: Vim) -> ThreadedFake:
-    provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
-    return provider
+def fake(module_provider: ThreadedFake, vim: Vim) -> ThreadedFake:
+    module_provider.fake.scenarios["m"] = Scenario.text(WORDS, delay=0.02)
+    return module_provider
 
 
 def test_the_whole_answer_arrives(vim: Vim, fake: ThreadedFake) -> None:
