@@ -52,7 +52,9 @@ def ask(
 
 
 def context_rules(path: Path | None, options: ServerOptions) -> Rules:
-    """What `@file:` may send from the chat at `path` (None: not a file)."""
+    """What `@file:` may send from the chat at `path` (None: not a file), a
+    path as written: it is resolved here, once (the server passes
+    `documents.written_path`, not the resolved `file_path`)."""
     return Rules(path.resolve().parent if path else None, options.context_roots, options.context_limit or CONTEXT_LIMIT)
 
 

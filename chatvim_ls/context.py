@@ -18,15 +18,20 @@ must never send a file the user did not choose):
 - A refused reference stops the question, with a one-line message; a
   refused path is never read. In the editor, each one the question holds
   is a diagnostic where it is written (`problems`), found by the same rules,
-  and completion offers only the paths they allow (`choices`). References inside code blocks, inline code
-  and HTML comments (hidden in a preview) are text. Only regular files are
-  read (a pipe would never end), at most `context_limit` bytes.
+  and completion offers only the paths they allow (`choices`). References
+  inside code blocks, inline code and HTML comments (hidden in a preview)
+  are text.
+- Only regular files are opened, and only when their size is within
+  `context_limit`, both told by `os.stat` first: a pipe, a device
+  (`/dev/zero`) or a socket is refused unopened, as it could block or never
+  end (diagnostics read references on every change).
 """
 
 from __future__ import annotations
 
 import bisect
 import fnmatch
+import heapq
 import os
 import re
 import stat
@@ -102,6 +107,11 @@ def resolve(reference: Reference, rules: Rules) -> Path:
         path = written.resolve()
     except (OSError, RuntimeError, ValueError):  # an unknown ~user, a symlink loop
         raise ContextRefused(f"{name}: cannot follow this path") from None
+    return _allowed(name, path, rules)
+
+
+def _allowed(name: str, path: Path, rules: Rules) -> Path:
+    """`path` (resolved) if the rules let it be sent, else `ContextRefused`."""
     root = next((r for r in rules.roots if path.is_relative_to(r)), None)
     in_chat_folder = rules.folder is not None and path.is_relative_to(rules.folder)
     if root is None and not in_chat_folder:
@@ -114,8 +124,11 @@ def resolve(reference: Reference, rules: Rules) -> Path:
 def choices(typed: str, rules: Rules, limit: int = 500) -> list[tuple[str, bool]]:
     """What may follow `typed`, a path written after `@file:` so far: the
     names in the folder it names that the rules allow (with whether each is
-    a folder), folders first; a folder outside what may be sent is offered
-    only on the way to a `context_roots` folder. At most `limit`."""
+    a folder), folders first, then by name without case; a folder outside
+    what may be sent is offered only on the way to a `context_roots` folder.
+    At most `limit`: the folder's names are heaped, not sorted, and taken in
+    order till `limit` are allowed; only links among them are resolved (a
+    name that is no link, in a resolved folder, is resolved already)."""
     folder_written = typed.rpartition("/")[0] + "/" if "/" in typed else ""
     try:
         folder: Path | None = resolve(_as_reference(folder_written or "."), rules)
@@ -123,21 +136,25 @@ def choices(typed: str, rules: Rules, limit: int = 500) -> list[tuple[str, bool]
         folder = _toward_a_root(folder_written or ".", rules)
     if folder is None:
         return []
-    found = []
     try:
-        entries = sorted(os.scandir(folder), key=lambda e: (not e.is_dir(), e.name.lower()))
+        with os.scandir(folder) as scan:
+            heap = [(not entry.is_dir(), entry.name.lower(), entry.name, entry) for entry in scan]
     except OSError:
         return []
-    for entry in entries:
-        is_folder = entry.is_dir()
+    heapq.heapify(heap)  # (names are unique: the entries themselves are never compared)
+    found: list[tuple[str, bool]] = []
+    while heap and len(found) < limit:
+        entry = heapq.heappop(heap)[-1]
+        written, is_folder = folder_written + entry.name, entry.is_dir()  # (kept by the entry: no second stat)
         try:
-            resolve(_as_reference(folder_written + entry.name), rules)
+            if entry.is_symlink() or (not folder_written and entry.name.startswith("~")):  # (`~x`: x's home)
+                resolve(_as_reference(written), rules)
+            else:
+                _allowed(f"@file:{written}", folder / entry.name, rules)
         except ContextRefused:
-            if not (is_folder and _toward_a_root(folder_written + entry.name, rules)):
+            if not (is_folder and _toward_a_root(written, rules)):
                 continue
         found.append((entry.name, is_folder))
-        if len(found) == limit:
-            break
     return found
 
 
@@ -160,30 +177,29 @@ def _toward_a_root(written: str, rules: Rules) -> Path | None:
 
 
 def read(reference: Reference, path: Path, limit: int) -> str:
-    """The text a reference sends, or `ContextRefused`: a regular file only
-    (a pipe would never end), opened without following a link swapped in
-    since `resolve`, at most `limit` bytes."""
+    """The text a reference sends, or `ContextRefused`: a regular file only,
+    told by `os.stat` before anything is opened (a pipe would never end, a
+    device may block or never end), of at most `limit` bytes by its size
+    too; opened without blocking and without following a link swapped in
+    since `resolve`, and checked again once open (a file swapped since)."""
     name = f"@file:{reference.path}"
     try:
+        _regular(name, os.stat(path), limit)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
     except FileNotFoundError:
         raise ContextRefused(f"{name}: no such file") from None
     except OSError as exc:
         raise ContextRefused(f"{name}: cannot read it ({exc.strerror or exc})") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if stat.S_ISDIR(mode):
-            raise ContextRefused(f"{name} is a folder, not a file")
-        if not stat.S_ISREG(mode):
-            raise ContextRefused(f"{name} is not a regular file: not sent")
+        _regular(name, os.fstat(fd), limit)
         with os.fdopen(fd, "rb", closefd=False) as file:
             data = file.read(limit + 1)
     except OSError as exc:
         raise ContextRefused(f"{name}: cannot read it ({exc.strerror or exc})") from None
     finally:
         os.close(fd)
-    if len(data) > limit:
-        raise ContextRefused(f"{name} has more than context_limit ({limit:,}) bytes: not sent")
+    if len(data) > limit:  # (it grew since)
+        raise _too_big(name, limit)
     try:
         text = text_of(data, name)
     except NotText as exc:
@@ -195,6 +211,20 @@ def read(reference: Reference, path: Path, limit: int) -> str:
     if reference.first < 1 or last < reference.first or reference.first > len(lines):
         raise ContextRefused(f"{name}#L{reference.first}: no such lines (it has {len(lines)})")
     return "".join(lines[reference.first - 1 : last])
+
+
+def _regular(name: str, info: os.stat_result, limit: int) -> None:
+    """`ContextRefused` unless `info` is a regular file of at most `limit` bytes."""
+    if stat.S_ISDIR(info.st_mode):
+        raise ContextRefused(f"{name} is a folder, not a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ContextRefused(f"{name} is not a regular file (a pipe, device or socket): not read; name a file instead")
+    if info.st_size > limit:
+        raise _too_big(name, limit)
+
+
+def _too_big(name: str, limit: int) -> ContextRefused:
+    return ContextRefused(f"{name} has more than context_limit ({limit:,}) bytes: not sent")
 
 
 def check(reference: Reference, rules: Rules) -> tuple[Path, int]:

@@ -142,3 +142,31 @@ def test_completion_offers_only_what_may_be_sent(chats: Path, tmp_path: Path) ->
     assert choices("../", rooted) == [("chats", True), ("shared", True)]  # only on the way to a root
     assert choices("../shared/docs/", rooted) == [("guide.md", False)]
     assert choices("x", Rules(None)) == []
+
+
+def test_only_a_regular_file_within_the_limit_is_ever_opened(chats: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A device may block or never end, and diagnostics read references on
+    every change: `os.stat` tells what a path is before anything is opened."""
+    with (chats / "big.txt").open("wb") as big:
+        big.truncate(101)  # (sparse: its size says it all)
+    opened: list[str] = []
+    real_open = os.open
+    monkeypatch.setattr(os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+    rules = Rules(chats.resolve(), roots=(Path("/dev"),), limit=100)
+    with pytest.raises(ContextRefused, match="not a regular file"):
+        ask("@file:/dev/zero", rules)
+    with pytest.raises(ContextRefused, match="more than context_limit"):
+        ask("@file:big.txt", rules)
+    assert opened == []
+    assert ask("@file:src/app.py#L1", rules).endswith("one\n```") and len(opened) == 1
+
+
+def test_completion_takes_the_first_names_in_order_up_to_its_limit(chats: Path) -> None:
+    for name in ("b.txt", "A.txt", "c.txt", "D.txt"):
+        (chats / name).write_text("x\n")
+    (chats / "Zdocs").mkdir()
+    rules = Rules(chats.resolve())
+    assert choices("", rules) == [("src", True), ("Zdocs", True)] + [
+        (n, False) for n in ("A.txt", "b.txt", "c.txt", "D.txt")
+    ]
+    assert choices("", rules, limit=3) == [("src", True), ("Zdocs", True), ("A.txt", False)]

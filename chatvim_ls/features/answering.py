@@ -36,7 +36,7 @@ from ..problems import ChatvimError, Position
 from ..secrets import redact
 from ..stream import AnswerWriter, Edit
 from ..textdoc import Change, TextDocument
-from .documents import Listener, file_path, short_name
+from .documents import Listener, short_name, written_path
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -101,7 +101,7 @@ class Answers(Listener):
                 )
             replacing, text, repeats = old
         try:
-            asked = ask(text, file_path(uri), server.settings.global_config(), os.environ, continues=how == CONTINUE)
+            asked = ask(text, written_path(uri), server.settings.global_config(), os.environ, continues=how == CONTINUE)
         except ChatvimError as exc:
             if str(exc) != exc.short:
                 server.log_detail(str(exc))  # the whole story: file, line and column

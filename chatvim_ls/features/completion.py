@@ -16,7 +16,7 @@ from ..completion import Item, items_at
 from ..config import GlobalConfig
 from ..context import Rules, choices
 from ..textdoc import TextDocument
-from .documents import file_path
+from .documents import written_path
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -61,4 +61,4 @@ def register(server: ChatvimServer) -> None:
         if doc is None or not server.documents.is_chat(doc):
             return []
         config = server.settings.usable_config()
-        return completion_items(doc, params.position, config, context_rules(file_path(doc.uri), config.options))
+        return completion_items(doc, params.position, config, context_rules(written_path(doc.uri), config.options))

@@ -16,7 +16,7 @@ from ..asking import context_rules
 from ..context import ContextRefused, Reference, Rules, check, read, references, resolve
 from ..problems import Position
 from ..textdoc import TextDocument
-from .documents import ParsedChat, file_path
+from .documents import ParsedChat, written_path
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -41,7 +41,7 @@ def _range(doc: TextDocument, line: int, reference: Reference) -> lsp.Range:
 
 def _rules(server: ChatvimServer, uri: str) -> Rules:
     return context_rules(
-        file_path(uri), server.settings.usable_config().options
+        written_path(uri), server.settings.usable_config().options
     )  # (broken config.md: the chat's folder only)
 
 

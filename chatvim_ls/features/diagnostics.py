@@ -29,7 +29,7 @@ from ..config import config_path
 from ..context import problems as reference_problems
 from ..problems import Position, Problem, Severity
 from ..textdoc import Splice, TextDocument
-from .documents import Listener, file_path, is_markdown
+from .documents import Listener, file_path, is_markdown, written_path
 
 if TYPE_CHECKING:
     from ..server import ChatvimServer
@@ -86,7 +86,7 @@ class Diagnostics(Listener):
             config = self.server.settings.config_or_error()
             problems = [*checks.problems(doc), *config_problems(checks.chat, config, os.environ)]
             if (question := checks.question(doc)) is not None:
-                rules = context_rules(file_path(doc.uri), self.server.settings.usable_config().options)
+                rules = context_rules(written_path(doc.uri), self.server.settings.usable_config().options)
                 lines = [doc.line_text(i) for i in range(question[0], question[1] + 1)]
                 problems += reference_problems(lines, question[0], rules)
         else:

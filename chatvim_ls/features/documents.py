@@ -191,8 +191,15 @@ def is_markdown(doc: TextDocument) -> bool:
 
 
 def file_path(uri: str) -> Path | None:
+    """The file a URI names, resolved (None: not a file:// URI)."""
+    path = written_path(uri)
+    return path.resolve() if path else None
+
+
+def written_path(uri: str) -> Path | None:
+    """The file a URI names, as written: for `asking.context_rules`, which resolves it itself."""
     path = to_fs_path(uri) if uri.startswith("file://") else None
-    return Path(path).resolve() if path else None
+    return Path(path) if path else None
 
 
 def short_name(uri: str) -> str:
