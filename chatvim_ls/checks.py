@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -49,8 +50,8 @@ class ChatChecks:
 
     def reread(self, doc: TextDocument) -> None:
         """Read the whole document (on open, or after too many changes unread)."""
-        self.fences = _fences_in(doc, 0, len(doc.lines))
         self._read_head(doc)
+        self.fences = _fences_in(doc, 0, len(doc.lines), self._turn_delimiters)
         self.delimiters = _delimiters_in(doc, 0, len(doc.lines), self._turn_delimiters)
         self._blocks = None
 
@@ -77,7 +78,7 @@ class ChatChecks:
         for start, stop in dirty:
             stop = min(stop, len(doc.lines))
             at = bisect.bisect_left(self.fences, start, key=_fence_line)
-            self.fences[at:at] = _fences_in(doc, start, stop)
+            self.fences[at:at] = _fences_in(doc, start, stop, self._turn_delimiters)
             at = bisect.bisect_left(self.delimiters, start, key=_delimiter_line)
             self.delimiters[at:at] = _delimiters_in(doc, start, stop, self._turn_delimiters)
             head_touched = head_touched or self._may_close_head(doc, start, stop)
@@ -85,6 +86,7 @@ class ChatChecks:
             delimiters = self._turn_delimiters
             self._read_head(doc)
             if self._turn_delimiters != delimiters:  # the front matter changed them: read every line again
+                self.fences = _fences_in(doc, 0, len(doc.lines), self._turn_delimiters)
                 self.delimiters = _delimiters_in(doc, 0, len(doc.lines), self._turn_delimiters)
 
     def problems(self, doc: TextDocument) -> list[Problem]:
@@ -151,8 +153,18 @@ class ChatChecks:
         return any(doc.line_text(i).rstrip(" \t") == fence for i in range(start, stop))
 
 
-def _fences_in(doc: TextDocument, first: int, stop: int) -> list[Fence]:
-    return [f for line in range(first, stop) if (f := fence_at(_text(doc, line), line)) is not None]
+def _fences_in(doc: TextDocument, first: int, stop: int, delimiters: Delimiters) -> list[Fence]:
+    """The fences of lines [first, stop). A delimiter line that looks like a
+    fence (`userDelimiter = "~~~ me"`) opens no code block, as in `parse_chat`,
+    but may close one."""
+    found = []
+    for line in range(first, stop):
+        fence = fence_at(text := _text(doc, line), line)
+        if fence is not None and fence.opens and delimiters.role_of(text) is not None:
+            fence = replace(fence, opens=False) if fence.closes else None
+        if fence is not None:
+            found.append(fence)
+    return found
 
 
 def _delimiters_in(doc: TextDocument, first: int, stop: int, delimiters: Delimiters) -> list[tuple[int, str]]:

@@ -18,7 +18,7 @@ from chatvim_ls.textdoc import Change, TextDocument
 
 LINES = ["+++", "---", 'model = "gpt-4.1"', "temprature = 1", "model: x", "```", "```python", "````", "~~~",
          "  ```", "# === USER ===", "# === ASSISTANT ===", "text", "", "\ufeff+++",
-         'userDelimiter = "## me"', "## me"]  # fmt: skip
+         'userDelimiter = "## me"', "## me", 'userDelimiter = "~~~ me"', "~~~ me", 'userDelimiter = "~~~"']  # fmt: skip
 texts = st.lists(st.sampled_from(LINES), max_size=14).map(lambda lines: "\n".join(lines))
 
 
@@ -128,3 +128,14 @@ def test_several_changes_in_one_report_are_followed_too(text: str, changes: list
         apply(doc, *change)
     checks.update(doc, doc.take_splices())
     assert checks.problems(doc) == fresh(doc.text), doc.text
+
+
+def test_a_delimiter_that_looks_like_a_fence_opens_no_code_block() -> None:
+    text = '+++\nuserDelimiter = "~~~ me"\n+++\n~~~ me\nq\n~~~\n# === ASSISTANT ===\nhi\n~~~ me\nq2\n'
+    doc = TextDocument("file:///c.md", text)
+    checks = ChatChecks(doc, Settings())
+    assert checks.problems(doc) == fresh(text) and fresh(text)[0].range.start.line == 5  # the bare ~~~
+    assert checks.question(doc) == last_question(text) == (8, 10)
+    doc.apply(Change.insert(doc.from_client(1, 0), 'assistantDelimiter = "~~~"\n'))  # (one that may close)
+    checks.update(doc, doc.take_splices())
+    assert checks.problems(doc) == fresh(doc.text) and checks.question(doc) == last_question(doc.text)
