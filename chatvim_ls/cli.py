@@ -100,7 +100,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.tcp:
         server.start_tcp(args.host, args.port)
     else:
-        server.start_io()
+        from . import stdio
+
+        stdio.serve(server)
     return 0
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
@@ -140,27 +143,59 @@ def frame(message: dict[str, object]) -> str:
 def test_bad_requests_leave_no_traceback_in_the_log(tmp_path: Path) -> None:
     """Errors answered to the editor on purpose are not logged as crashes."""
 
-    def command(id_: int, name: str, arguments: list[object]) -> str:
+    def command(id_: int, name: str, arguments: list[object]) -> dict[str, object]:
         params = {"command": name, "arguments": arguments}
-        return frame({"jsonrpc": "2.0", "id": id_, "method": "workspace/executeCommand", "params": params})
+        return {"jsonrpc": "2.0", "id": id_, "method": "workspace/executeCommand", "params": params}
 
     document = {"uri": "file:///x.md", "languageId": "markdown", "version": 1, "text": "+++\ntemperature = 9\n+++\nq\n"}
-    session = "".join([
-        frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}}),
-        frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
-        frame({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": document}}),
+    clean = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES} | {"XDG_CONFIG_HOME": str(tmp_path)}
+    server = subprocess.Popen([sys.executable, "-m", "chatvim_ls"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, env=clean)  # fmt: skip
+    replies = Replies(server)
+    replies.send(
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"processId": None, "capabilities": {}}},
+        {"jsonrpc": "2.0", "method": "initialized", "params": {}},
+        {"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {"textDocument": document}},
         command(2, "chatvim.complete", ["file:///x.md"]),
         command(3, "chatvim.complete", []),
         command(4, "chatvim.stop", [1, 2]),
-        frame({"jsonrpc": "2.0", "id": 5, "method": "shutdown"}),
-        frame({"jsonrpc": "2.0", "method": "exit"}),
-    ])  # fmt: skip
-    clean = {k: v for k, v in os.environ.items() if k not in KEY_VARIABLES} | {"XDG_CONFIG_HOME": str(tmp_path)}
-    done = subprocess.run([sys.executable, "-m", "chatvim_ls"], input=session, capture_output=True, text=True,
-                          env=clean, timeout=30)  # fmt: skip
-    assert done.returncode == 0
-    assert '"started": false' in done.stdout and done.stdout.count('"code": -32602') == 2  # a refused chat is no error
-    assert "Traceback" not in done.stderr and "ERROR" not in done.stderr, done.stderr
+    )
+    assert replies.of(2)["result"]["started"] is False  # a refused chat is no error
+    assert replies.of(3)["error"]["code"] == replies.of(4)["error"]["code"] == -32602
+    replies.send({"jsonrpc": "2.0", "id": 5, "method": "shutdown"})  # as editors do: once the replies are in
+    assert replies.of(5)["result"] is None
+    replies.send({"jsonrpc": "2.0", "method": "exit"})
+    assert server.wait(timeout=30) == 0
+    errors = server.stderr.read().decode() if server.stderr else ""
+    assert "Traceback" not in errors and "ERROR" not in errors, errors
+
+
+class Replies:
+    """An editor's end of the server's pipes: messages sent, replies awaited by id."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        assert server.stdin is not None and server.stdout is not None
+        self.stdin, self.replies = server.stdin, queue.Queue[dict[str, Any]]()
+        threading.Thread(target=self._read, args=(server.stdout,), daemon=True).start()
+        self.seen: dict[object, dict[str, Any]] = {}
+
+    def send(self, *messages: dict[str, object]) -> None:
+        self.stdin.write("".join(frame(m) for m in messages).encode())
+        self.stdin.flush()
+
+    def of(self, id_: int) -> dict[str, Any]:
+        while id_ not in self.seen:
+            message = self.replies.get(timeout=30)
+            self.seen[message.get("id")] = message
+        return self.seen[id_]
+
+    def _read(self, stdout: IO[bytes]) -> None:
+        while header := stdout.readline():
+            if header.lower().startswith(b"content-length:"):
+                length = int(header.split(b":")[1])
+                while stdout.readline().strip():
+                    pass
+                self.replies.put(json.loads(stdout.read(length)))
 
 
 def test_dry_run_shows_the_files_a_question_sends_and_refuses_the_rest(tmp_path: Path) -> None:
