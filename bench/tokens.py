@@ -46,9 +46,9 @@ TOKEN = re.compile(r"t(\d{4}) ")
 CHAT = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nStory {}.\n'
 
 PROFILED = """
-import cProfile, signal, sys
+import cProfile, signal, sys, time
 from chatvim_ls.cli import main
-profile = cProfile.Profile()
+profile = cProfile.Profile(time.process_time)  # CPU time: waiting in epoll costs nothing
 signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
 signal.signal(signal.SIGUSR2, lambda *_: (profile.disable(), profile.dump_stats(sys.argv[1])))
 main([])
@@ -173,11 +173,18 @@ class Figures:
     latencies_ms: list[float]
     lost: int
 
-    def line(self) -> str:
+    @property
+    def p50(self) -> float:
+        return statistics.median(self.latencies_ms)
+
+    @property
+    def p95(self) -> float:
         ordered = sorted(self.latencies_ms)
-        p95 = ordered[min(len(ordered) - 1, round(0.95 * len(ordered)))]
+        return ordered[min(len(ordered) - 1, round(0.95 * len(ordered)))]
+
+    def line(self) -> str:
         return (f"{self.name:34} {self.cpu_ms_per_token:6.3f} ms {self.core_share:6.2f} "
-                f"{statistics.median(ordered):7.2f} {p95:7.2f} {ordered[-1]:7.2f} ms   lost {self.lost}")  # fmt: skip
+                f"{self.p50:7.2f} {self.p95:7.2f} {max(self.latencies_ms):7.2f} ms   lost {self.lost}")  # fmt: skip
 
 
 async def answers(client: RawClient, fake: FakeProvider, name: str, count: int, tokens: int, rate: float) -> Figures:
@@ -206,23 +213,39 @@ async def answers(client: RawClient, fake: FakeProvider, name: str, count: int, 
     return Figures(name, cpu * 1000 / (count * tokens), cpu / wall, latencies, lost)
 
 
-async def main(profile: bool) -> None:
+async def measure(profile_to: Path | None = None) -> list[Figures]:
+    """The three runs (or, profiling into `profile_to`, the first only)."""
     fake = FakeProvider()
     await fake.start()
     client = RawClient()
-    profile_to = Path(tempfile.mkdtemp(prefix="chatvim-profile-")) / "server.prof" if profile else None
     await client.start(fake, profile_to)
     await answers(client, fake, "warm-up", 1, 20, 200)  # the first answer also loads openai
-    if profile:
+    if profile_to is not None:
         os.kill(client.pid, signal.SIGUSR1)  # the profile covers the next answer only
     runs = [await answers(client, fake, "one answer, 200 tokens/s", 1, 400, 200)]
-    if profile:
+    if profile_to is not None:
         os.kill(client.pid, signal.SIGUSR2)
-    if not profile:
+    else:
         runs.append(await answers(client, fake, "ten at once, 200 tokens/s each", 10, 400, 200))
         runs.append(await answers(client, fake, "one answer, 1000 tokens/s", 1, 1000, 1000))
     await client.stop()
     await fake.stop()
+    return runs
+
+
+def table(runs: list[Figures]) -> str:
+    """The runs as a markdown table (for `bench/run.py`)."""
+    lines = ["| run | server CPU per token | share of a core | token -> applyEdit p50 | p95 | max | lost |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for run in runs:
+        lines.append(f"| {run.name} | {run.cpu_ms_per_token:.2f} ms | {run.core_share:.2f} | {run.p50:.1f} ms "
+                     f"| {run.p95:.1f} ms | {max(run.latencies_ms):.1f} ms | {run.lost} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+async def main(profile: bool) -> None:
+    profile_to = Path(tempfile.mkdtemp(prefix="chatvim-profile-")) / "server.prof" if profile else None
+    runs = await measure(profile_to)
     print(f"{'run':34} {'CPU/token':>9} {'core':>6} {'p50':>7} {'p95':>7} {'max':>7}  token -> applyEdit")
     for run in runs:
         print(run.line())
