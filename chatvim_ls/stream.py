@@ -20,13 +20,22 @@ for many changes. So the rules are:
   the next one is sent at once, after it. A versioned edit is then stamped
   with the version the editor will have once the edits before it are
   applied: the last reported version plus `step` per edit, a step learned
-  from echoes (1 until one is seen). So a strict editor (Helix, eglot,
+  from echoes (1 until one is seen). So a strict editor (Helix, eglot 1.9,
   lsp-mode, the Neovim plugin) refuses an edit that would land on text the
   server has not heard of, and one that merely reports late keeps the
   answer streaming. (A version can match by chance: an edit dropped, then
   one keystroke. Editors that drop stale edits and say they applied them
   are Neovim's own handler, which reports promptly, so it is never trusted
   this way.)
+- Some editors count a version only as they report it (eglot 1.17, Emacs
+  30: its version grows when it sends the didChange). Such an editor
+  refuses an edit stamped ahead; then the server learns it
+  (`counts_ahead`), sends the next edit at once with the last reported
+  version, and from then on treats it as a client whose version does not
+  protect an edit: it takes one while the user's typing is unreported and
+  applies it at stale coordinates, so copies at the old place are looked
+  for and repaired as for unversioned clients. An edit refused at the
+  reported version while applied edits are unreported turns it back.
 - An echo is recognised by its result, not its range: one change may echo
   one edit, several consecutive ones (a diff of the lines, vim-lsp), or
   hold them beside the user's typing (the whole text, yegappan/lsp); then
@@ -83,6 +92,7 @@ class _Sent:
     repair: Change | None  # a deletion in the server's coordinates; None for answer text
     version: int | None
     client_start: tuple[int, int]  # where it was sent, in the client's units: a stale copy lands there
+    ahead: int = 0  # edits applied and not reported when it was sent (stamped ahead by them, if `counts_ahead`)
     answered: bool | None = None
     echoed: bool = False
     missed: bool = False  # a user change came first: not applied where it was meant to go
@@ -122,6 +132,7 @@ class AnswerWriter:
         # answer's first text is here (so a failure before it leaves the old one); as a repair.
         self.replacing: list[Change] = [replacing] if replacing is not None else []
         self.step = 1  # learned: how much the editor's version grows per edit applied
+        self.counts_ahead = True  # learned: does its version count edits it applied and has not reported?
         self.applies_late: bool | None = None  # learned: does the client apply stale edits after all?
         self.waiting_for_change = False
         self.hold_repairs = False  # set by the server while the user is typing
@@ -250,8 +261,8 @@ class AnswerWriter:
 
     def _send_text(self, text: str) -> Edit:
         at = self.doc.to_client_after(self.anchor, self._unechoed_text())
-        applied_unechoed = sum(1 for s in self.sent if s.answered and not s.echoed)
-        return self._send(_Sent(self.edits_sent, text, None, self._version(applied_unechoed), at), at, at)
+        ahead = sum(1 for s in self.sent if s.answered and not s.echoed)
+        return self._send(_Sent(self.edits_sent, text, None, self._version(ahead), at, ahead), at, at)
 
     def _send_repair(self, deletion: Change) -> Edit:
         start, end = self.doc.to_client(deletion.start), self.doc.to_client(deletion.end)
@@ -260,7 +271,7 @@ class AnswerWriter:
     def _version(self, edits_before: int) -> int | None:
         if not self.versioned or self.doc.version is None:
             return None
-        return self.doc.version + self.step * edits_before
+        return self.doc.version + (self.step * edits_before if self.counts_ahead else 0)
 
     def _send(self, sent: _Sent, start: tuple[int, int], end: tuple[int, int]) -> Edit:
         self.sent.append(sent)
@@ -278,8 +289,12 @@ class AnswerWriter:
         if not applied:
             self.edits_refused += 1
             self.refusals_in_a_row += 1
-            # Refused for a change not heard of yet: wait for it before trying again.
+            # Refused for a change not heard of yet: wait for it before trying again. Unless it may
+            # have been the version alone: then the other way of counting is tried at once.
             self.waiting_for_change = not sent.missed
+            if sent.ahead and sent.version is not None and not sent.missed:
+                self.counts_ahead = not self.counts_ahead
+                self.waiting_for_change = self.waiting_for_change and self.counts_ahead
             self.sent.remove(sent)
             if not sent.echoed:
                 self._queue_again(sent)
@@ -450,8 +465,8 @@ class AnswerWriter:
                 cost = _diff_size(expected, new)
                 if cost < best_cost:
                     best_cost, best = cost, (placed, 0, 0)
-            if self.versioned and not self.applies_late:
-                continue  # a stale copy only from a client given unversioned edits, or seen to apply them late
+            if self.versioned and self.counts_ahead and not self.applies_late:
+                continue  # a stale copy only from a client whose versions do not protect, or seen to apply late
             begin, copies = self._copies_in(new, start, end, run[placed:])
             copied = ""
             for count in range(1, copies + 1):

@@ -14,7 +14,10 @@ Client behaviours (`mode`):
 come (eglot, vim-lsp); `diff_reports=True` reports each change as a minimal
 diff of the whole text (like Neovim's line diff), not as the edit that was
 made; `merged_reports=True` reports everything held as one minimal diff
-(vim-lsp's diff, yegappan/lsp's whole text).
+(vim-lsp's diff, yegappan/lsp's whole text); `versions_at_report=True`
+counts a version only as it reports a change, and checks an edit's version
+against the one it last reported (eglot 1.17, Emacs 30: an edit at that
+version lands at its coordinates even while the user's typing is unreported).
 
 One residual is raised as `StaleDeletionHitUserText` rather than asserted: a
 lax client applying a server *deletion* (the repair of a misplaced chunk)
@@ -45,11 +48,13 @@ class SimEditor:
     diff_reports: bool = False
     late: bool = False
     merged_reports: bool = False
+    versions_at_report: bool = False
     chars: list[tuple[str, str]] = field(init=False)
     reported: str = field(init=False)  # the text as last reported
     stale_copy_unreported: bool = False  # a server edit applied at stale coordinates, not reported yet
     stale_copy_moved: bool = False  # ...and the user typed before the report (a residual: stream.py)
     version: int = 1
+    reported_version: int = 1
     held: list[tuple[Change, int]] = field(default_factory=list)  # debounced didChanges
 
     def __post_init__(self) -> None:
@@ -105,6 +110,7 @@ class SimEditor:
             merged = TextDocument("sim", self.reported, encoding="utf-32").minimal_change(self.current)
             changes = [(merged, self.version)]
         self.reported = self.current
+        self.reported_version = changes[-1][1]
         self.stale_copy_unreported = False
         channel.append(("changes", changes))
 
@@ -122,7 +128,8 @@ class SimEditor:
     def receive_edit(self, edit: Edit, known_version: int, channel: deque) -> None:
         """Apply a server edit as this client would, and answer it.
         `known_version` is the version the server had heard of when it sent it."""
-        stale = edit.version is not None and edit.version != self.version
+        current = self.reported_version if self.versions_at_report else self.version
+        stale = edit.version is not None and edit.version != current
         if stale and self.mode == "strict":
             channel.append(("reply", False))
             return
@@ -131,7 +138,8 @@ class SimEditor:
             return
         start, end = self.index_of(Position(*edit.start)), self.index_of(Position(*edit.end))
         deleted = self.chars[start:end]
-        if edit.start != edit.end and known_version != self.version and self.mode == "lax":
+        lax = self.mode == "lax" or self.versions_at_report
+        if edit.start != edit.end and known_version != self.version and lax:
             raise StaleDeletionHitUserText(deleted)  # a repair applied at stale coordinates
         assert all(tag == "answer" for _, tag in deleted), f"the server deleted the user's text: {deleted}"
         applied_stale = known_version != self.version
@@ -167,11 +175,11 @@ class Session:
     @staticmethod
     def start(text: str, *, mode: str = "strict", versioned: bool = True, debounce: bool = False,
               diff_reports: bool = False, whole_lines: bool = False, late: bool = False,
-              merged_reports: bool = False) -> Session:  # fmt: skip
+              merged_reports: bool = False, versions_at_report: bool = False) -> Session:  # fmt: skip
         from chatvim_ls.settings import Settings
 
         editor = SimEditor(text, mode=mode, debounce=debounce, diff_reports=diff_reports, late=late,
-                           merged_reports=merged_reports)  # fmt: skip
+                           merged_reports=merged_reports, versions_at_report=versions_at_report)  # fmt: skip
         doc = TextDocument("sim", text, version=editor.version, encoding="utf-32")
         writer = AnswerWriter(doc, Settings().delimiters, whole_lines=whole_lines, versioned=versioned)
         return Session(editor, writer)

@@ -21,6 +21,15 @@ from pathlib import Path
 from typing import Protocol
 
 TMUX = shutil.which("tmux") or "tmux"
+# Neovim 0.10 and Emacs 30, from Debian 13, where tests/fetch_newer_editors.sh puts them.
+NEWER_EDITORS = Path(os.environ.get("CHATVIM_E2E_CACHE", Path.home() / ".cache" / "chatvim-ls-e2e")) / "trixie"
+
+
+def newer_editor(name: str) -> str | None:
+    """The path of `nvim-0.10` or `emacs-30`, if tests/fetch_newer_editors.sh fetched it."""
+    path = NEWER_EDITORS / "bin" / name
+    return str(path) if path.exists() else None
+
 
 # What the editor tests ask and are answered: 121 words, one chunk each.
 WORDS = [f"word{i} " for i in range(121)]
@@ -169,11 +178,16 @@ class ViEditor:
     """Vim or Neovim, in `home`, set up by the caller: chats opened with :e,
     known open once the server's log has their didOpen, written with :w."""
 
-    def __init__(self, argv: Sequence[str], home: Path) -> None:
+    def __init__(self, argv: Sequence[str], home: Path, notice: str | None = None) -> None:
+        """`notice`: what the editor says at start with a "Press ENTER" prompt, which the user dismisses."""
         self.home = home
         self.chats = home / "chats"
         self.log = home / "server.log"
         self.terminal = Terminal(argv, env=editor_environment(home), cwd=home)
+        if notice is not None:
+            screen = self.terminal.wait_for_text("Press ENTER", 30)
+            assert notice in screen, screen
+            self.terminal.keys("Enter")
         self.terminal.wait_for(lambda s: "~" in s, 30, argv[0])  # the empty buffer's lines
         self.names = itertools.count()
 

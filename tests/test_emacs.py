@@ -1,5 +1,7 @@
 """chatvim-ls in a real Emacs (Debian's emacs-nox 28 with eglot 1.9 or
-lsp-mode 8), in a terminal, driven by keys, with the README's setup for each.
+lsp-mode 8; and Emacs 30 with its own eglot 1.17, Debian 13's, from
+tests/fetch_newer_editors.sh), in a terminal, driven by keys, with the
+README's setup for each.
 
 One Emacs per client for the whole module; each test opens a chat of its
 own. The document is checked through Emacs: saved with C-x C-s, then read.
@@ -19,11 +21,13 @@ import pytest
 from .fake_provider import Scenario, ThreadedFake
 from .terminal import (
     ANSWER,
+    NEWER_EDITORS,
     QUESTION,
     WORDS,
     Terminal,
     editor_environment,
     make_home,
+    newer_editor,
     readme_snippet,
     refused_key,
     stop_mid_answer,
@@ -35,6 +39,11 @@ pytestmark = pytest.mark.skipif(shutil.which("emacs") is None, reason="needs Ema
 # activates Debian's elpa packages; and Debian's Emacs reports its own native
 # compilation warnings in a window of their own.
 PRELUDE = "(package-initialize)\n(setq native-comp-async-report-warnings-errors 'silent)\n"
+# Emacs 30 unpacked beside Debian 12's: its packages (markdown-mode) are its own.
+EMACS_30_PRELUDE = """(with-temp-buffer
+  (insert-file-contents "{packages}")
+  (setq package-directory-list (list (string-trim (buffer-string)))))
+"""
 LSP_MODE_PRELUDE = """(setq lsp-session-file (expand-file-name "lsp-session" user-emacs-directory))
 (with-eval-after-load 'lsp-mode (lsp-workspace-folders-add "{chats}"))  ; what answering "i" at its question does
 """
@@ -55,15 +64,17 @@ CLIENTS = {
 
 
 class Emacs:
-    def __init__(self, client: Client, home: Path) -> None:
+    def __init__(self, client: Client, emacs: str, home: Path) -> None:
         self.client = client
+        self.version = 30 if emacs == EMACS_30 else 28
         self.home = home
         self.chats = home / "chats"
         init = home / "init.el"
-        prelude = PRELUDE + (LSP_MODE_PRELUDE.format(chats=self.chats) if client.name == "emacs-lsp-mode" else "")
+        prelude = EMACS_30_PRELUDE.format(packages=NEWER_EDITORS / "emacs-30-packages") if self.version == 30 else ""
+        prelude += PRELUDE + (LSP_MODE_PRELUDE.format(chats=self.chats) if client.name == "emacs-lsp-mode" else "")
         init.write_text(prelude + readme_snippet(client.name))
         env = editor_environment(home)
-        self.terminal = Terminal(["emacs", "-nw", "-q", "-l", str(init)], env=env, cwd=home)
+        self.terminal = Terminal([emacs, "-nw", "-q", "-l", str(init)], env=env, cwd=home)
         self.terminal.wait_for_text("*scratch*", 30)
         self.names = count()
 
@@ -117,12 +128,22 @@ class Emacs:
         self.terminal.close()
 
 
-@pytest.fixture(scope="module", params=sorted(CLIENTS))
+EMACS_30 = newer_editor("emacs-30")
+SETUPS = [  # (the client, the Emacs it runs in)
+    pytest.param(("eglot", "emacs"), id="eglot"),
+    pytest.param(("lsp-mode", "emacs"), id="lsp-mode"),
+    pytest.param(("eglot", EMACS_30), id="eglot-emacs-30",
+                 marks=pytest.mark.skipif(EMACS_30 is None, reason="needs Emacs 30: tests/fetch_newer_editors.sh")),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module", params=SETUPS)
 def emacs(
     request: pytest.FixtureRequest, module_provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Emacs]:
-    home = make_home(tmp_path_factory.mktemp(f"emacs-{request.param}"), module_provider.fake.base_url)
-    editor = Emacs(CLIENTS[request.param], home)
+    client, binary = request.param
+    home = make_home(tmp_path_factory.mktemp(f"emacs-{client}"), module_provider.fake.base_url)
+    editor = Emacs(CLIENTS[client], binary, home)
     yield editor
     editor.close()
 
@@ -141,7 +162,14 @@ def test_the_whole_answer_arrives_quietly(emacs: Emacs, fake: ThreadedFake) -> N
     assert emacs.saved(chat) == QUESTION + ANSWER
 
 
-def test_typing_above_and_below_while_it_streams(emacs: Emacs, fake: ThreadedFake) -> None:
+def test_typing_above_and_below_while_it_streams(
+    emacs: Emacs, fake: ThreadedFake, request: pytest.FixtureRequest
+) -> None:
+    if emacs.version == 30:
+        # eglot 1.17 applies an edit at the version it last reported even when the user has typed
+        # since (it counts versions as it reports), so a piece lands at stale coordinates, and it
+        # reports one merged change, in which stream.py does not find such a copy: issue 13.
+        request.applymarker(pytest.mark.xfail(reason="a copy at stale coordinates in a merged report", strict=True))
     chat = emacs.open_chat()
     emacs.code_action("Chatvim: complete")
     emacs.terminal.wait_for_text("word3 ", 10)
@@ -185,15 +213,25 @@ def test_holding_movement_keys_does_not_hold_the_answer(emacs: Emacs, fake: Thre
 
 
 def test_the_mode_line_shows_the_progress_until_the_answer_ends(emacs: Emacs, fake: ThreadedFake) -> None:
-    """lsp-mode shows the progress in the mode line; eglot 1.9 shows none (README)."""
-    if emacs.client.name != "emacs-lsp-mode":
+    """lsp-mode and eglot 1.17 (Emacs 30) show the progress in the mode line;
+    eglot 1.9 shows none (README)."""
+    if emacs.client.name != "emacs-lsp-mode" and emacs.version < 30:
         pytest.skip("eglot 1.9 shows no progress")
+    # lsp-mode shows the message ("12 tokens · 40/s"); eglot only the percentage, "?" for none
+    # (the message is in the indicator's tooltip), and "100%" once it ends.
+    marks = ("⌛", "tokens") if emacs.client.name == "emacs-lsp-mode" else ("[eglot:", "/?%]")
+
+    def progress(screen: str) -> bool:
+        return any(all(mark in line for mark in marks) for line in screen.splitlines())
+
     fake.fake.scenarios["m"] = Scenario.text(WORDS[:40], delay=0.05)
     emacs.open_chat()
     emacs.code_action("Chatvim: complete")
-    emacs.terminal.wait_for(lambda s: "⌛" in s and "tokens" in s, 10, "the progress in the mode line")
+    emacs.terminal.wait_for(progress, 10, "the progress in the mode line")
     emacs.wait_for_answer("word39")
-    emacs.terminal.wait_for(lambda s: "⌛" not in s, 5, "the progress to end")  # with no key pressed
+    # the end, with no key pressed: lsp-mode's mark goes; eglot's says 100% (till the next redisplay)
+    ended = (lambda s: not progress(s)) if emacs.client.name == "emacs-lsp-mode" else (lambda s: "/100%]" in s)
+    emacs.terminal.wait_for(ended, 5, "the progress to end")
 
 
 def test_stopping_mid_answer(emacs: Emacs, fake: ThreadedFake) -> None:

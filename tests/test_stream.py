@@ -178,6 +178,7 @@ REPORTING = {
     "late": {"late": True},
     "late, merged": {"late": True, "merged_reports": True},
     "debounced, merged": {"debounce": True, "merged_reports": True},
+    "late, versions counted at report": {"late": True, "versions_at_report": True},
 }
 
 
@@ -352,3 +353,24 @@ def test_an_editor_refusing_every_edit_while_the_user_types_is_not_given_up_on()
     session.writer.finish()
     session.settle()
     session.assert_whole(expected_answer("".join(f"w{token} " for token in range(3 * REFUSALS_BEFORE_GIVING_UP))))
+
+
+def test_an_editor_that_counts_versions_as_it_reports_gets_the_whole_answer() -> None:
+    """eglot 1.17 (Emacs 30) reports late and refuses an edit stamped ahead of
+    the version it last reported: the server learns it at the first refusal
+    and streams on, with that version, into the text the user types too."""
+    session = Session.start(QUESTION, late=True, versions_at_report=True)
+    session.writer.add("one ")
+    session.settle()  # the first edit, then the server's wait for its echo runs out: it trusts replies
+    for token in ("two ", "three ", "four "):
+        session.writer.add(token)
+        session.server_sends()
+        while session.client_step() or session.server_step():
+            pass
+    assert session.writer.edits_refused == 1 and session.answer_text().endswith("four ")  # no wait for a report
+    session.editor.user_insert(0, "typed above\n", session.to_server)  # unreported, as eglot does while typing
+    session.writer.add("five")
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("one two three four five"))
+    assert session.editor.current.startswith("typed above\n")
