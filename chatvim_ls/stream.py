@@ -456,25 +456,24 @@ class AnswerWriter:
         new = self.doc.text_between(start, change.start) + change.text + self.doc.text_between(change.end, end)
         at = len(self.doc.text_between(start, self.anchor))
         # Readings: the first `placed` edits at the anchor, then `copied` more at their old
-        # coordinates, the rest the user's. (0, 0) is "all the user's".
-        best_cost, best = _diff_size(old, new), (0, 0, 0)
+        # coordinates, the rest the user's. (0, 0) is "all the user's". Each is (the text it
+        # expects, the text it leaves to compare): a diff costs milliseconds, so they are diffed
+        # cheapest-looking first (a reading costs at least the difference of the lengths), and
+        # the rest are skipped once none can cost less than the best so far.
+        readings: list[tuple[tuple[int, int, int], str, str]] = [((0, 0, 0), old, new)]
         for placed in range(len(run) + 1):
             text = "".join(s.text for s in run[:placed])
             expected = old[:at] + text + old[at:]
             if placed:
-                cost = _diff_size(expected, new)
-                if cost < best_cost:
-                    best_cost, best = cost, (placed, 0, 0)
+                readings.append(((placed, 0, 0), expected, new))
             if self.versioned and self.counts_ahead and not self.applies_late:
                 continue  # a stale copy only from a client whose versions do not protect, or seen to apply late
             begin, copies = self._copies_in(new, start, end, run[placed:])
             copied = ""
             for count in range(1, copies + 1):
                 copied += run[placed + count - 1].text
-                cost = _diff_size(expected, new[:begin] + new[begin + len(copied) :])
-                if cost < best_cost:
-                    best_cost, best = cost, (placed, count, begin)
-        placed, copies, copy_at = best
+                readings.append(((placed, count, begin), expected, new[:begin] + new[begin + len(copied) :]))
+        placed, copies, copy_at = _cheapest(readings)
         if not placed and not copies:
             return False
         self._report_clean = False
@@ -525,7 +524,7 @@ class AnswerWriter:
                 offset = expected
             else:
                 at = _copy_at(text, (line - start.line, character), sent.text, self.doc.encoding,
-                              whole=end == self.doc.end())  # fmt: skip
+                              whole=end == self.doc.end(), followers=tuple(s.text for s in run[1:]))  # fmt: skip
                 offset = -1 if at is None else at - len(first_line)
             if offset < 0 or new[offset : offset + len(sent.text)] != sent.text:
                 break
@@ -561,13 +560,16 @@ class AnswerWriter:
                 sent.repair = _map_change(splice, sent.repair)
 
 
-def _copy_at(text: str, at: tuple[int, int], copy: str, encoding: str, *, whole: bool) -> int | None:
+def _copy_at(
+    text: str, at: tuple[int, int], copy: str, encoding: str, *, whole: bool, followers: tuple[str, ...] = ()
+) -> int | None:
     """The offset in `text` of a copy of `copy` inserted at the client
     position `at` of the text without it, as editors clamp: a column past its
-    line's end is that end (the copy then ends its line), a line past the
-    last is the end. `whole`: `text` runs to the document's end (else its
-    last line may be cut short, and only a copy followed by a line break can
-    have been clamped)."""
+    line's end is that end (the copy then ends its line, or the copies of
+    the edits sent after it, `followers`, clamped there too, follow it and
+    end it), a line past the last is the end. `whole`: `text` runs to the
+    document's end (else its last line may be cut short, and only a copy
+    followed by a line break can have been clamped)."""
     scratch = TextDocument("", text, encoding=encoding)
     line, character = at
     if line < len(scratch.lines):
@@ -578,9 +580,8 @@ def _copy_at(text: str, at: tuple[int, int], copy: str, encoding: str, *, whole:
         line_start = offset - pos.character
         found = text.find(copy, line_start, line_start + len(scratch.lines[line]) + len(copy))
         while found != -1:
-            after = text[found + len(copy) : found + len(copy) + 1]
-            clamped = scratch.units(text[line_start:found]) < character
-            if clamped and (after in ("\r", "\n") if after else whole) and "\n" not in text[line_start:found]:
+            clamped = scratch.units(text[line_start:found]) < character and "\n" not in text[line_start:found]
+            if clamped and _ends_its_line(text, found + len(copy), followers, whole):
                 return found
             found = text.find(copy, found + 1, line_start + len(scratch.lines[line]) + len(copy))
     if whole and text.endswith(copy):
@@ -589,6 +590,19 @@ def _copy_at(text: str, at: tuple[int, int], copy: str, encoding: str, *, whole:
         if before.count("\n") + before.count("\r") - before.count("\r\n") < line:
             return found  # sent past the last line of the text it met: at the end
     return None
+
+
+def _ends_its_line(text: str, end: int, followers: tuple[str, ...], whole: bool) -> bool:
+    """Whether a line break (or, `whole`, the end) comes at `end` in `text`,
+    or after the first of `followers`, one after the other."""
+    for follower in ("", *followers):
+        if not text.startswith(follower, end):
+            return False
+        end += len(follower)
+        after = text[end : end + 1]
+        if after in ("\r", "\n") if after else whole:
+            return True
+    return False
 
 
 def _differences(a: str, b: str) -> list[tuple[int, int, str]]:
@@ -603,6 +617,23 @@ def _differences(a: str, b: str) -> list[tuple[int, int, str]]:
         return [(prefix, len(a) - suffix, middle_b)]
     opcodes = SequenceMatcher(None, middle_a, middle_b, autojunk=False).get_opcodes()
     return [(prefix + i1, prefix + i2, middle_b[j1:j2]) for tag, i1, i2, j1, j2 in opcodes if tag != "equal"]
+
+
+def _cheapest(readings: list[tuple[tuple[int, int, int], str, str]]) -> tuple[int, int, int]:
+    """The reading whose two texts differ least (`_diff_size`), the first of
+    equals; each diffed only while its length difference (a bound below its
+    cost) is under the best cost so far."""
+    order = sorted(range(len(readings)), key=lambda i: (abs(len(readings[i][1]) - len(readings[i][2])), i))
+    best_cost, best_index = -1, -1
+    for index in order:
+        _, a, b = readings[index]
+        bound = abs(len(a) - len(b))
+        if best_index >= 0 and (bound > best_cost or (bound == best_cost and index > best_index)):
+            break  # (in this order, every reading left costs more, or as much and comes later)
+        cost = _diff_size(a, b)
+        if best_index < 0 or cost < best_cost or (cost == best_cost and index < best_index):
+            best_cost, best_index = cost, index
+    return readings[best_index][0]
 
 
 def _diff_size(a: str, b: str) -> int:

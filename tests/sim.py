@@ -53,6 +53,7 @@ class SimEditor:
     reported: str = field(init=False)  # the text as last reported
     stale_copy_unreported: bool = False  # a server edit applied at stale coordinates, not reported yet
     stale_copy_moved: bool = False  # ...and the user typed before the report (a residual: stream.py)
+    stale_edits_applied: int = 0
     version: int = 1
     reported_version: int = 1
     held: list[tuple[Change, int]] = field(default_factory=list)  # debounced didChanges
@@ -145,6 +146,7 @@ class SimEditor:
         applied_stale = known_version != self.version
         if applied_stale:
             self.stale_copy_unreported = True
+            self.stale_edits_applied += 1
         before = list(self.chars)
         self._replace(start, end, edit.text, "answer", channel)
         if applied_stale and start == end:
@@ -171,6 +173,7 @@ class Session:
     writer: AnswerWriter
     to_client: deque = field(default_factory=deque)
     to_server: deque = field(default_factory=deque)
+    stale_before_learned: bool = False
 
     @staticmethod
     def start(text: str, *, mode: str = "strict", versioned: bool = True, debounce: bool = False,
@@ -193,7 +196,12 @@ class Session:
         if not self.to_client:
             return False
         edit, known_version = self.to_client.popleft()
+        stale_before = self.editor.stale_edits_applied
         self.editor.receive_edit(edit, known_version, self.to_server)
+        if self.editor.versions_at_report and self.editor.stale_edits_applied > stale_before:
+            # applied at stale coordinates before the server learned that this editor's version does not
+            # protect an edit (its first refusal: stream.py, `counts_ahead`): a residual
+            self.stale_before_learned = self.stale_before_learned or self.writer.counts_ahead
         return True
 
     def server_step(self) -> bool:

@@ -162,14 +162,7 @@ def test_the_whole_answer_arrives_quietly(emacs: Emacs, fake: ThreadedFake) -> N
     assert emacs.saved(chat) == QUESTION + ANSWER
 
 
-def test_typing_above_and_below_while_it_streams(
-    emacs: Emacs, fake: ThreadedFake, request: pytest.FixtureRequest
-) -> None:
-    if emacs.version == 30:
-        # eglot 1.17 applies an edit at the version it last reported even when the user has typed
-        # since (it counts versions as it reports), so a piece lands at stale coordinates, and it
-        # reports one merged change, in which stream.py does not find such a copy: issue 13.
-        request.applymarker(pytest.mark.xfail(reason="a copy at stale coordinates in a merged report", strict=True))
+def test_typing_above_and_below_while_it_streams(emacs: Emacs, fake: ThreadedFake) -> None:
     chat = emacs.open_chat()
     emacs.code_action("Chatvim: complete")
     emacs.terminal.wait_for_text("word3 ", 10)
