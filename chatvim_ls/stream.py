@@ -438,7 +438,7 @@ class AnswerWriter:
         typed inside the new text). Of the readings (the first edits at the
         anchor, the next ones at their old coordinates: stale copies, the rest
         the user's) the one that leaves the least to the user wins; on a tie,
-        the one with more at the anchor."""
+        an echo before a copy (see below)."""
         run = self._answer_run()
         if not run or not change.text:
             return False  # (a deletion holds no edit's text)
@@ -460,7 +460,10 @@ class AnswerWriter:
         # expects, the text it leaves to compare): a diff costs milliseconds, so they are diffed
         # cheapest-looking first (a reading costs at least the difference of the lengths), and
         # the rest are skipped once none can cost less than the best so far.
+        # On a tie the first wins: all the user's, then edits at the anchor (fewest first), then
+        # copies (an edit's text where it was sent is its echo there, and a copy's too).
         readings: list[tuple[tuple[int, int, int], str, str]] = [((0, 0, 0), old, new)]
+        copy_readings: list[tuple[tuple[int, int, int], str, str]] = []
         for placed in range(len(run) + 1):
             text = "".join(s.text for s in run[:placed])
             expected = old[:at] + text + old[at:]
@@ -472,8 +475,8 @@ class AnswerWriter:
             copied = ""
             for count in range(1, copies + 1):
                 copied += run[placed + count - 1].text
-                readings.append(((placed, count, begin), expected, new[:begin] + new[begin + len(copied) :]))
-        placed, copies, copy_at = _cheapest(readings)
+                copy_readings.append(((placed, count, begin), expected, new[:begin] + new[begin + len(copied) :]))
+        placed, copies, copy_at = _cheapest(readings + copy_readings)
         if not placed and not copies:
             return False
         self._report_clean = False

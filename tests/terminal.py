@@ -174,6 +174,30 @@ class Editor(Protocol):
     def saved(self, path: Path) -> str: ...
 
 
+class ServerLog:
+    """The server's log in an editor's home (`editor_environment`), read from a mark on."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / "server.log"
+        self.since = 0
+
+    def mark(self) -> None:
+        """Read from here on: what comes after (the next chat's messages)."""
+        self.since = self.path.stat().st_size if self.path.exists() else 0
+
+    def has(self, *words: str) -> bool:
+        """A line since the mark has all of `words`."""
+        if not self.path.exists():
+            return False
+        with self.path.open("rb") as log:
+            log.seek(self.since)
+            lines = log.read().decode(errors="replace").splitlines()
+        return any(all(word in line for word in words) for line in lines)
+
+
+ANSWER_ENDED = "the answer has ended"  # the server's log (INFO), as it ends the answer's progress
+
+
 class ViEditor:
     """Vim or Neovim, in `home`, set up by the caller: chats opened with :e,
     known open once the server's log has their didOpen, written with :w."""
@@ -182,7 +206,7 @@ class ViEditor:
         """`notice`: what the editor says at start with a "Press ENTER" prompt, which the user dismisses."""
         self.home = home
         self.chats = home / "chats"
-        self.log = home / "server.log"
+        self.log = ServerLog(home)
         self.terminal = Terminal(argv, env=editor_environment(home), cwd=home)
         if notice is not None:
             screen = self.terminal.wait_for_text("Press ENTER", 30)
@@ -194,19 +218,10 @@ class ViEditor:
     def open_chat(self, text: str = QUESTION) -> Path:
         path = self.chats / f"chat{next(self.names)}.md"
         path.write_text(text)
-        self.since = self.log.stat().st_size if self.log.exists() else 0
+        self.log.mark()
         self.command(f"e {path}")
-        self.terminal.wait_for(lambda _: self._logged("didOpen ", path.name), 30, "the server's didOpen")
+        self.terminal.wait_for(lambda _: self.log.has("didOpen ", path.name), 30, "the server's didOpen")
         return path
-
-    def _logged(self, *words: str) -> bool:
-        """The server's log has a line with all of `words` since the last chat was opened."""
-        if not self.log.exists():
-            return False
-        with self.log.open("rb") as log:
-            log.seek(self.since)
-            lines = log.read().decode(errors="replace").splitlines()
-        return any(all(word in line for word in words) for line in lines)
 
     def command(self, command: str) -> None:
         self.terminal.keys("Escape")
@@ -215,11 +230,11 @@ class ViEditor:
 
     def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
         """Until the screen shows the answer's last word and the closing
-        delimiter after it, and the server has ended the answer's progress."""
+        delimiter after it, and the server has ended the answer."""
         self.terminal.wait_for(
             lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
         )
-        self.terminal.wait_for(lambda _: self._logged('"kind": "end"'), 10, "the progress's end")
+        self.terminal.wait_for(lambda _: self.log.has(ANSWER_ENDED), 10, "the answer's end in the server's log")
 
     def message_line(self) -> str:
         """The screen's last line: messages, or the command being typed."""

@@ -21,9 +21,11 @@ import pytest
 from .fake_provider import Scenario, ThreadedFake
 from .terminal import (
     ANSWER,
+    ANSWER_ENDED,
     NEWER_EDITORS,
     QUESTION,
     WORDS,
+    ServerLog,
     Terminal,
     editor_environment,
     make_home,
@@ -69,6 +71,7 @@ class Emacs:
         self.version = 30 if emacs == EMACS_30 else 28
         self.home = home
         self.chats = home / "chats"
+        self.log = ServerLog(home)
         init = home / "init.el"
         prelude = EMACS_30_PRELUDE.format(packages=NEWER_EDITORS / "emacs-30-packages") if self.version == 30 else ""
         prelude += PRELUDE + (LSP_MODE_PRELUDE.format(chats=self.chats) if client.name == "emacs-lsp-mode" else "")
@@ -81,6 +84,7 @@ class Emacs:
     def open_chat(self, text: str = QUESTION) -> Path:
         path = self.chats / f"chat{next(self.names)}.md"
         path.write_text(text)
+        self.log.mark()
         self.terminal.keys("C-x", "C-f")
         self.terminal.text(str(path))
         self.terminal.keys("Enter")
@@ -102,13 +106,16 @@ class Emacs:
             self.terminal.keys("Enter")
 
     def wait_for_answer(self, last_word: str = "word120", timeout: float = 30.0) -> None:
-        """Until the screen shows the answer's last word and the closing delimiter after it."""
+        """Until the screen shows the answer's last word and the closing
+        delimiter after it, and the server has ended the answer
+        (eglot 1.17 may show a stale copy of both, before it is moved)."""
 
         def ended(screen: str) -> bool:
             joined = screen.replace("\\\n", "")  # Emacs marks a wrapped line with a backslash
             return last_word in joined and joined.count("# === USER ===") >= 2
 
         self.terminal.wait_for(ended, timeout, "the end of the answer")
+        self.terminal.wait_for(lambda _: self.log.has(ANSWER_ENDED), 10, "the answer's end in the server's log")
 
     def saved(self, path: Path) -> str:
         """The buffer's text, as Emacs saves it."""

@@ -398,3 +398,25 @@ def test_copies_clamped_to_a_lines_end_are_found_in_a_merged_report() -> None:
     session.settle()
     session.assert_whole(expected_answer("".join(words)))
     assert session.editor.current.startswith("typed above\n") and session.writer.edits_moved > 0
+
+
+def test_an_echo_merged_with_typing_below_the_answer_is_not_taken_for_a_copy() -> None:
+    """eglot 1.17 again: the user types below the answer while an edit is
+    unreported, and one merged change reports both. The edit's text sits
+    where it was sent, which is where a stale copy of it would sit too: it is
+    the echo, not a copy to take out and write again."""
+    session = Session.start(QUESTION, late=True, versions_at_report=True, merged_reports=True)
+    words = [f"w{i} " for i in range(12)]
+    session.writer.add(words[0])
+    session.settle()
+    for i, word in enumerate(words[1:], 1):
+        session.writer.add(word)
+        session.server_sends()
+        while session.client_step() or session.server_step():
+            pass
+        if i % 4 == 0:
+            session.editor.user_insert(len(session.editor.current), "below", session.to_server)
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("".join(words), after="\nbelowbelow"))
+    assert session.writer.edits_moved == 0
