@@ -36,6 +36,8 @@ for many changes. So the rules are:
   applies it at stale coordinates, so copies at the old place are looked
   for and repaired as for unversioned clients. An edit refused at the
   reported version while applied edits are unreported turns it back.
+  What is learned of the version (`EditorWays`) is the editor's, not the
+  answer's: the next answer starts from it.
 - An echo is recognised by its result, not its range: one change may echo
   one edit, several consecutive ones (a diff of the lines, vim-lsp), or
   hold them beside the user's typing (the whole text, yegappan/lsp); then
@@ -99,6 +101,15 @@ class _Sent:
     in_doubt: bool = False  # said applied, but missed: dropped, or coming at its old place
 
 
+@dataclass
+class EditorWays:
+    """How an editor counts versions, as learned by the answers written into
+    it (module doc); one per editor, shared by its answers."""
+
+    step: int = 1  # how much its version grows per edit applied
+    counts_ahead: bool = True  # does its version count edits it applied and has not reported?
+
+
 @dataclass(frozen=True)
 class Edit:
     """One edit to send, in the client's units, for the editor's `version`."""
@@ -112,7 +123,7 @@ class Edit:
 class AnswerWriter:
     def __init__(self, doc: TextDocument, delimiters: Delimiters, *, whole_lines: bool = False, versioned: bool = True,
                  trust_replies: bool = False, replacing: Change | None = None,
-                 continuing: bool = False) -> None:  # fmt: skip
+                 continuing: bool = False, ways: EditorWays | None = None) -> None:  # fmt: skip
         self.doc = doc
         self.delimiters = delimiters
         self.whole_lines = whole_lines
@@ -131,8 +142,7 @@ class AnswerWriter:
         # An old answer to take out (regenerate): a deletion sent as the first edit once the new
         # answer's first text is here (so a failure before it leaves the old one); as a repair.
         self.replacing: list[Change] = [replacing] if replacing is not None else []
-        self.step = 1  # learned: how much the editor's version grows per edit applied
-        self.counts_ahead = True  # learned: does its version count edits it applied and has not reported?
+        self.ways = ways if ways is not None else EditorWays()  # learned, and kept for the next answer
         self.applies_late: bool | None = None  # learned: does the client apply stale edits after all?
         self.waiting_for_change = False
         self.hold_repairs = False  # set by the server while the user is typing
@@ -271,7 +281,7 @@ class AnswerWriter:
     def _version(self, edits_before: int) -> int | None:
         if not self.versioned or self.doc.version is None:
             return None
-        return self.doc.version + (self.step * edits_before if self.counts_ahead else 0)
+        return self.doc.version + (self.ways.step * edits_before if self.ways.counts_ahead else 0)
 
     def _send(self, sent: _Sent, start: tuple[int, int], end: tuple[int, int]) -> Edit:
         self.sent.append(sent)
@@ -293,8 +303,8 @@ class AnswerWriter:
             # have been the version alone: then the other way of counting is tried at once.
             self.waiting_for_change = not sent.missed
             if sent.ahead and sent.version is not None and not sent.missed:
-                self.counts_ahead = not self.counts_ahead
-                self.waiting_for_change = self.waiting_for_change and self.counts_ahead
+                self.ways.counts_ahead = not self.ways.counts_ahead
+                self.waiting_for_change = self.waiting_for_change and self.ways.counts_ahead
             self.sent.remove(sent)
             if not sent.echoed:
                 self._queue_again(sent)
@@ -350,7 +360,7 @@ class AnswerWriter:
         if self._report_clean and self._report_echoes and version is not None and self._report_from is not None:
             grown = version - self._report_from
             if grown > 0 and grown % self._report_echoes == 0:
-                self.step = grown // self._report_echoes
+                self.ways.step = grown // self._report_echoes
         self._report_echoes, self._report_clean, self._report_from = 0, True, version
 
     def _unechoed(self) -> list[_Sent]:
@@ -469,7 +479,7 @@ class AnswerWriter:
             expected = old[:at] + text + old[at:]
             if placed:
                 readings.append(((placed, 0, 0), expected, new))
-            if self.versioned and self.counts_ahead and not self.applies_late:
+            if self.versioned and self.ways.counts_ahead and not self.applies_late:
                 continue  # a stale copy only from a client whose versions do not protect, or seen to apply late
             begin, copies = self._copies_in(new, start, end, run[placed:])
             copied = ""

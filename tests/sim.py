@@ -32,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from chatvim_ls.problems import Position
-from chatvim_ls.stream import AnswerWriter, Edit
+from chatvim_ls.stream import AnswerWriter, Edit, EditorWays
 from chatvim_ls.textdoc import Change, TextDocument
 
 
@@ -178,13 +178,14 @@ class Session:
     @staticmethod
     def start(text: str, *, mode: str = "strict", versioned: bool = True, debounce: bool = False,
               diff_reports: bool = False, whole_lines: bool = False, late: bool = False,
-              merged_reports: bool = False, versions_at_report: bool = False) -> Session:  # fmt: skip
+              merged_reports: bool = False, versions_at_report: bool = False,
+              ways: EditorWays | None = None) -> Session:  # fmt: skip
         from chatvim_ls.settings import Settings
 
         editor = SimEditor(text, mode=mode, debounce=debounce, diff_reports=diff_reports, late=late,
                            merged_reports=merged_reports, versions_at_report=versions_at_report)  # fmt: skip
         doc = TextDocument("sim", text, version=editor.version, encoding="utf-32")
-        writer = AnswerWriter(doc, Settings().delimiters, whole_lines=whole_lines, versioned=versioned)
+        writer = AnswerWriter(doc, Settings().delimiters, whole_lines=whole_lines, versioned=versioned, ways=ways)
         return Session(editor, writer)
 
     def server_sends(self) -> None:
@@ -201,7 +202,7 @@ class Session:
         if self.editor.versions_at_report and self.editor.stale_edits_applied > stale_before:
             # applied at stale coordinates before the server learned that this editor's version does not
             # protect an edit (its first refusal: stream.py, `counts_ahead`): a residual
-            self.stale_before_learned = self.stale_before_learned or self.writer.counts_ahead
+            self.stale_before_learned = self.stale_before_learned or self.writer.ways.counts_ahead
         return True
 
     def server_step(self) -> bool:

@@ -420,3 +420,40 @@ def test_an_echo_merged_with_typing_below_the_answer_is_not_taken_for_a_copy() -
     session.settle()
     session.assert_whole(expected_answer("".join(words), after="\nbelowbelow"))
     assert session.writer.edits_moved == 0
+
+
+@pytest.mark.parametrize("learned", [True, False])
+def test_what_is_learned_of_an_editor_holds_for_its_next_answer(learned: bool) -> None:
+    """eglot 1.17: the first answer learns that the editor's version does not
+    protect an edit. The next answer's first piece, applied at its old place
+    because the user typed a line above meanwhile, is then found and moved;
+    without what was learned it is the residual the README tells of."""
+    first = Session.start(QUESTION, late=True, versions_at_report=True)
+    first.writer.add("one ")
+    first.settle()  # the first edit, then the server's wait for its echo runs out: it trusts replies
+    for token in ("two ", "three "):  # the second goes out before the first is reported: refused
+        first.writer.add(token)
+        first.server_sends()
+        while first.client_step() or first.server_step():
+            pass
+    assert first.writer.edits_refused == 1 and not first.writer.ways.counts_ahead
+    ways = first.writer.ways if learned else None
+    second = Session.start(QUESTION, late=True, versions_at_report=True, merged_reports=True, ways=ways)
+    second.writer.add("first words ")
+    second.server_sends()
+    second.editor.user_insert(0, "typed above\n", second.to_server)  # unreported, before the edit lands
+    second.client_step()
+    assert second.editor.stale_edits_applied == 1  # (a line too high)
+    second.editor.flush(second.to_server)  # reported, both in one change, before any other edit
+    while second.server_step() or second.client_step():
+        pass
+    second.writer.add("and more")
+    second.writer.finish()
+    second.settle()
+    assert second.editor.current.startswith("typed above\n")
+    if learned:
+        second.assert_whole(expected_answer("first words and more"))
+    else:
+        assert second.stale_before_learned
+        with pytest.raises(AssertionError):
+            second.assert_whole(expected_answer("first words and more"))

@@ -34,7 +34,7 @@ from ..asking import ask, events
 from ..chat import Chat
 from ..problems import ChatvimError, Position
 from ..secrets import redact
-from ..stream import AnswerWriter, Edit
+from ..stream import AnswerWriter, Edit, EditorWays
 from ..textdoc import Change, TextDocument
 from .documents import Listener, short_name, written_path
 
@@ -66,6 +66,7 @@ class Answers(Listener):
         self.requests: dict[Any, str] = {}  # complete request id -> uri
         self.runs: set[asyncio.Task[None]] = set()
         self.last: dict[str, Answer] = {}  # uri -> the answer that ended last there
+        self.ways = EditorWays()  # the editor's, learned by one answer, for the next
         server.documents.listeners.append(self)
 
     def streaming(self, uri: str) -> bool:
@@ -109,6 +110,7 @@ class Answers(Listener):
         writer = AnswerWriter(
             doc, asked.settings.delimiters, whole_lines=asked.options.flush == "line",
             versioned=_supports_versioned_edits(server), replacing=replacing, continuing=how == CONTINUE,
+            ways=self.ways,
         )  # fmt: skip
         asks_for_rest = how == CONTINUE and asked.provider.continues_by == "ask"
         answer = Answer(
