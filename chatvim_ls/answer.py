@@ -156,7 +156,6 @@ class Answer:
                 self.outcome = Outcome.FAILED
                 self._tell_user()
         # Only now: the document holds the whole answer, and a new one may be asked for.
-        log.info("the answer has ended (%s)", self.outcome.value if self.outcome else "done")
         self.editor.progress_end(self._summary())
 
     async def _read(self) -> None:

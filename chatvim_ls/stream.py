@@ -36,8 +36,9 @@ for many changes. So the rules are:
   applies it at stale coordinates, so copies at the old place are looked
   for and repaired as for unversioned clients. An edit refused at the
   reported version while applied edits are unreported turns it back.
-  What is learned of the version (`EditorWays`) is the editor's, not the
-  answer's: the next answer starts from it.
+  A refusal may also come from the user's typing, not yet reported: so the
+  guess is kept for the editor's next answers (`EditorWays`) only once an
+  edit stamped by it, ahead of the last report, is applied.
 - An echo is recognised by its result, not its range: one change may echo
   one edit, several consecutive ones (a diff of the lines, vim-lsp), or
   hold them beside the user's typing (the whole text, yegappan/lsp); then
@@ -94,7 +95,8 @@ class _Sent:
     repair: Change | None  # a deletion in the server's coordinates; None for answer text
     version: int | None
     client_start: tuple[int, int]  # where it was sent, in the client's units: a stale copy lands there
-    ahead: int = 0  # edits applied and not reported when it was sent (stamped ahead by them, if `counts_ahead`)
+    ahead: int = 0  # edits applied and not reported when it was sent (stamped ahead by them, if `counted_ahead`)
+    counted_ahead: bool = True  # the way its version was reckoned (`AnswerWriter.counts_ahead`)
     answered: bool | None = None
     echoed: bool = False
     missed: bool = False  # a user change came first: not applied where it was meant to go
@@ -142,7 +144,8 @@ class AnswerWriter:
         # An old answer to take out (regenerate): a deletion sent as the first edit once the new
         # answer's first text is here (so a failure before it leaves the old one); as a repair.
         self.replacing: list[Change] = [replacing] if replacing is not None else []
-        self.ways = ways if ways is not None else EditorWays()  # learned, and kept for the next answer
+        self.ways = ways if ways is not None else EditorWays()  # learned for sure, and kept for the next answer
+        self.counts_ahead = self.ways.counts_ahead  # this answer's guess, kept in `ways` once an edit bears it out
         self.applies_late: bool | None = None  # learned: does the client apply stale edits after all?
         self.waiting_for_change = False
         self.hold_repairs = False  # set by the server while the user is typing
@@ -272,7 +275,8 @@ class AnswerWriter:
     def _send_text(self, text: str) -> Edit:
         at = self.doc.to_client_after(self.anchor, self._unechoed_text())
         ahead = sum(1 for s in self.sent if s.answered and not s.echoed)
-        return self._send(_Sent(self.edits_sent, text, None, self._version(ahead), at, ahead), at, at)
+        sent = _Sent(self.edits_sent, text, None, self._version(ahead), at, ahead, self.counts_ahead)
+        return self._send(sent, at, at)
 
     def _send_repair(self, deletion: Change) -> Edit:
         start, end = self.doc.to_client(deletion.start), self.doc.to_client(deletion.end)
@@ -281,7 +285,7 @@ class AnswerWriter:
     def _version(self, edits_before: int) -> int | None:
         if not self.versioned or self.doc.version is None:
             return None
-        return self.doc.version + (self.ways.step * edits_before if self.ways.counts_ahead else 0)
+        return self.doc.version + (self.ways.step * edits_before if self.counts_ahead else 0)
 
     def _send(self, sent: _Sent, start: tuple[int, int], end: tuple[int, int]) -> Edit:
         self.sent.append(sent)
@@ -303,13 +307,15 @@ class AnswerWriter:
             # have been the version alone: then the other way of counting is tried at once.
             self.waiting_for_change = not sent.missed
             if sent.ahead and sent.version is not None and not sent.missed:
-                self.ways.counts_ahead = not self.ways.counts_ahead
-                self.waiting_for_change = self.waiting_for_change and self.ways.counts_ahead
+                self.counts_ahead = not sent.counted_ahead
+                self.waiting_for_change = self.waiting_for_change and self.counts_ahead
             self.sent.remove(sent)
             if not sent.echoed:
                 self._queue_again(sent)
             return
         self.refusals_in_a_row = 0
+        if sent.ahead and sent.version is not None:
+            self.ways.counts_ahead = sent.counted_ahead  # (a refusal may have been the user's typing, unreported)
         if sent.echoed:
             self.sent.remove(sent)
         elif sent.missed:
@@ -479,7 +485,7 @@ class AnswerWriter:
             expected = old[:at] + text + old[at:]
             if placed:
                 readings.append(((placed, 0, 0), expected, new))
-            if self.versioned and self.ways.counts_ahead and not self.applies_late:
+            if self.versioned and self.counts_ahead and not self.applies_late:
                 continue  # a stale copy only from a client whose versions do not protect, or seen to apply late
             begin, copies = self._copies_in(new, start, end, run[placed:])
             copied = ""

@@ -202,7 +202,7 @@ class Session:
         if self.editor.versions_at_report and self.editor.stale_edits_applied > stale_before:
             # applied at stale coordinates before the server learned that this editor's version does not
             # protect an edit (its first refusal: stream.py, `counts_ahead`): a residual
-            self.stale_before_learned = self.stale_before_learned or self.writer.ways.counts_ahead
+            self.stale_before_learned = self.stale_before_learned or self.writer.counts_ahead
         return True
 
     def server_step(self) -> bool:

@@ -177,15 +177,18 @@ class Editor(Protocol):
 
 
 class ServerLog:
-    """The server's log in an editor's home (`editor_environment`), read from a mark on."""
+    """The server's log in an editor's home (`editor_environment`), read from
+    where the last chat was opened (`mark`) on."""
 
     def __init__(self, home: Path) -> None:
         self.path = home / "server.log"
         self.since = 0
+        self.chat = ""
 
-    def mark(self) -> None:
-        """Read from here on: what comes after (the next chat's messages)."""
+    def mark(self, chat: Path) -> None:
+        """`chat` is being opened: read what comes after."""
         self.since = self.path.stat().st_size if self.path.exists() else 0
+        self.chat = chat.name
 
     def has(self, *words: str) -> bool:
         """A line since the mark has all of `words`."""
@@ -196,8 +199,9 @@ class ServerLog:
             lines = log.read().decode(errors="replace").splitlines()
         return any(all(word in line for word in words) for line in lines)
 
-
-ANSWER_ENDED = "the answer has ended"  # the server's log (INFO), as it ends the answer's progress
+    def answer_ended(self) -> bool:
+        """The chat's answer has ended (INFO: "the answer in chat0.md has ended (done)")."""
+        return self.has(f"the answer in {self.chat} has ended (")
 
 
 class ViEditor:
@@ -220,7 +224,7 @@ class ViEditor:
     def open_chat(self, text: str = QUESTION) -> Path:
         path = self.chats / f"chat{next(self.names)}.md"
         path.write_text(text)
-        self.log.mark()
+        self.log.mark(path)
         self.command(f"e {path}")
         self.terminal.wait_for(lambda _: self.log.has("didOpen ", path.name), 30, "the server's didOpen")
         return path
@@ -236,7 +240,7 @@ class ViEditor:
         self.terminal.wait_for(
             lambda s: last_word in s and s.count("# === USER ===") >= 2, timeout, "the end of the answer"
         )
-        self.terminal.wait_for(lambda _: self.log.has(ANSWER_ENDED), 10, "the answer's end in the server's log")
+        self.terminal.wait_for(lambda _: self.log.answer_ended(), 10, "the answer's end in the server's log")
 
     def message_line(self) -> str:
         """The screen's last line: messages, or the command being typed."""

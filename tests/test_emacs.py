@@ -21,7 +21,6 @@ import pytest
 from .fake_provider import Scenario, ThreadedFake
 from .terminal import (
     ANSWER,
-    ANSWER_ENDED,
     NEWER_EDITORS,
     QUESTION,
     WORDS,
@@ -84,7 +83,7 @@ class Emacs:
     def open_chat(self, text: str = QUESTION) -> Path:
         path = self.chats / f"chat{next(self.names)}.md"
         path.write_text(text)
-        self.log.mark()
+        self.log.mark(path)
         self.terminal.keys("C-x", "C-f")
         self.terminal.text(str(path))
         self.terminal.keys("Enter")
@@ -115,7 +114,7 @@ class Emacs:
             return last_word in joined and joined.count("# === USER ===") >= 2
 
         self.terminal.wait_for(ended, timeout, "the end of the answer")
-        self.terminal.wait_for(lambda _: self.log.has(ANSWER_ENDED), 10, "the answer's end in the server's log")
+        self.terminal.wait_for(lambda _: self.log.answer_ended(), 10, "the answer's end in the server's log")
 
     def saved(self, path: Path) -> str:
         """The buffer's text, as Emacs saves it."""

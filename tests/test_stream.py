@@ -457,3 +457,30 @@ def test_what_is_learned_of_an_editor_holds_for_its_next_answer(learned: bool) -
         assert second.stale_before_learned
         with pytest.raises(AssertionError):
             second.assert_whole(expected_answer("first words and more"))
+
+
+def test_a_refusal_for_unreported_typing_teaches_nothing_about_versions() -> None:
+    """eglot 1.9 or lsp-mode: late, and counting every change. An edit
+    stamped ahead is refused because of a keystroke not reported yet, and
+    the report comes before the edit is sent again: the guess that the
+    editor counts versions only as it reports them is never borne out, and
+    its next answer starts from its real way."""
+    session = Session.start(QUESTION, late=True)
+    session.writer.add("one ")
+    session.settle()  # the first edit; then the server trusts replies
+    session.writer.add("two ")
+    session.server_sends()
+    while session.client_step() or session.server_step():
+        pass  # applied, not reported
+    session.editor.user_insert(0, "x", session.to_server)  # not reported either
+    session.writer.finish()
+    session.server_sends()  # the closing, stamped ahead by "two "
+    session.client_step()  # refused: the keystroke counted too
+    session.editor.flush(session.to_server)
+    kind, applied = session.to_server.popleft()
+    assert kind == "reply" and applied is False
+    session.writer.on_reply(applied)
+    session.server_step()  # the report is heard, then the closing is sent again
+    session.settle()
+    session.assert_whole(expected_answer("one two "))
+    assert session.writer.edits_refused == 1 and session.writer.ways.counts_ahead

@@ -128,6 +128,7 @@ class Answers(Listener):
         return True
 
     def _forget(self, uri: str, answer: Answer, request_id: Any, task: asyncio.Task[None]) -> None:
+        log.info("the answer in %s has ended (%s)", short_name(uri), answer.outcome.value if answer.outcome else "?")
         if self.by_uri.get(uri) is answer:
             del self.by_uri[uri]
             self.last[uri] = answer
