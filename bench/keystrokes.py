@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,7 +39,7 @@ def screen() -> str:
     return tmux("capture-pane", "-p", "-t", "bench")
 
 
-def wait_for(check, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(check: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:

@@ -21,6 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from lsprotocol import types as lsp
@@ -35,7 +36,8 @@ RUNS = 15
 POLL = 0.0005  # seconds between looks at the client's state
 
 
-async def until(predicate, timeout: float = 30.0) -> float:  # type: ignore[no-untyped-def]
+# `...`, not `[]`: mypy types no lambda with defaults (`lambda editor=editor: ...`) against `[]` (python/mypy#12557)
+async def until(predicate: Callable[..., object], timeout: float = 30.0) -> float:
     """Wait for `predicate`; return the moment it became true."""
     deadline = time.monotonic() + timeout
     while not predicate():

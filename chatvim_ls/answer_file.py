@@ -53,7 +53,7 @@ from .answer import Answer, EndedUnexpectedly, Outcome
 from .asking import ask, events
 from .chat import parse_chat
 from .config import load_global_config, read_file, text_of
-from .files import CannotCreate, KeptAsIs, replace_chat, write_new_chat
+from .files import CannotCreate, KeptAsIs, mode_of_copy, replace_chat, write_new_chat
 from .llm import Event, ProviderError, Text
 from .problems import ChatvimError
 from .providers import MissingKey
@@ -352,7 +352,7 @@ def _save(path: Path, was: bytes, text: str) -> Exit | None:
     target = path.resolve()
     for folder in (target.parent, Path(tempfile.gettempdir())):
         with contextlib.suppress(CannotCreate):
-            kept = write_new_chat(folder, f"{target.stem}-answered", text)
+            kept = write_new_chat(folder, f"{target.stem}-answered", text, mode_of_copy(target))
             return _fail(f"{problem}; the answered chat is in {kept}", status)
     return _fail(f"{problem}; nor could the answered chat be kept anywhere: only stdout has the answer", Exit.FAILED)
 

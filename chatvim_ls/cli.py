@@ -29,6 +29,7 @@ from .context import expand
 from .problems import ChatvimError
 from .providers import NO_MODEL
 from .request import build_request
+from .secrets import redact
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -126,7 +127,7 @@ def _dry_run(source: str) -> int:
         return _fail(str(exc))
     chat = parse_chat(text, config.settings)
     for line in config.warnings + [p.one_line(where) for p in chat.problems if not p.is_error]:
-        print(line, file=sys.stderr)
+        print(redact(line), file=sys.stderr)
     try:
         request = build_request(chat, config, os.environ, preview=True)
         request = replace(request, messages=expand(request.messages, context_rules(path, config.options)))
@@ -151,5 +152,5 @@ def _health(settings: str) -> int:
 
 
 def _fail(message: str) -> int:
-    print(message, file=sys.stderr)
+    print(redact(message), file=sys.stderr)
     return 1

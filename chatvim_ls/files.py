@@ -2,7 +2,9 @@
 
 - `write_new_chat` writes a new file, `STEM.md`, else `STEM-2.md` and so
   on: never over another file (opened with O_EXCL). A file it could not
-  write whole (a full disk) is removed, not left half written.
+  write whole (a full disk) is removed, not left half written. A copy of a
+  chat (a fork, an answered chat kept beside) is no more readable than the
+  chat (`mode_of_copy`).
 - `replace_chat` writes a chat's new text over it only while the file still
   holds what it held when it was read. If it does not (an editor saved it
   meanwhile), it is left alone and `ChangedMeanwhile` says so. That is
@@ -50,17 +52,18 @@ class ReadOnly(KeptAsIs):
     """The file may not be written."""
 
 
-def write_new_chat(folder: Path, stem: str, text: str) -> Path:
+def write_new_chat(folder: Path, stem: str, text: str, mode: int = 0o666) -> Path:
     """Write `text` into a new file in `folder`: `stem.md`, else `stem-2.md`
-    and so on; never over another file."""
+    and so on; never over another file. `mode`: its permissions (less the umask)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for number in range(1, 100):
             path = folder / (f"{stem}.md" if number == 1 else f"{stem}-{number}.md")
             try:
-                file = path.open("x", encoding="utf-8", newline="")
+                handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             except FileExistsError:
                 continue
+            file = os.fdopen(handle, "w", encoding="utf-8", newline="")
             try:
                 with file:
                     file.write(text)
@@ -73,6 +76,15 @@ def write_new_chat(folder: Path, stem: str, text: str) -> Path:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise CannotCreate(f"cannot write a new chat in {folder}: {reason}; set `new_chats`") from None
     raise CannotCreate(f"cannot write a new chat in {folder}: {stem}.md to {stem}-99.md are taken")
+
+
+def mode_of_copy(path: Path) -> int:
+    """The permissions for a copy of the chat at `path`: its own read and
+    write bits, and its owner may write it; 0o600 if they cannot be read."""
+    try:
+        return (stat.S_IMODE(path.stat().st_mode) & 0o666) | stat.S_IWUSR
+    except OSError:
+        return 0o600
 
 
 def replace_chat(path: Path, was: bytes, text: str) -> None:
@@ -101,9 +113,7 @@ def _write_and_rename(path: Path, target: Path, was: bytes, new: bytes, info: os
             file.write(new)
             file.flush()
             os.fsync(file.fileno())
-        if hasattr(os, "chown"):
-            with contextlib.suppress(PermissionError):  # (another user's file, written by its group)
-                os.chown(temporary, info.st_uid, info.st_gid)
+        _keep_owner(temporary, info)
         os.chmod(temporary, stat.S_IMODE(info.st_mode))  # (after chown, which may clear set-id bits)
         _check_unchanged(path, _read(target), was)  # again: a save while the text was written
         os.replace(temporary, target)
@@ -114,6 +124,22 @@ def _write_and_rename(path: Path, target: Path, was: bytes, new: bytes, info: os
         if temporary is not None:
             with contextlib.suppress(OSError):
                 temporary.unlink()
+
+
+def _keep_owner(path: Path, info: os.stat_result) -> None:
+    """Give `path` the owner and group in `info`, as far as the user may
+    (another user's file, written by its group: the group only; a file system
+    without owners: neither)."""
+    if not hasattr(os, "chown"):
+        return
+    now = path.stat()
+    if (now.st_uid, now.st_gid) == (info.st_uid, info.st_gid):
+        return
+    try:
+        os.chown(path, info.st_uid, info.st_gid)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.chown(path, -1, info.st_gid)
 
 
 def _write_in_place(path: Path, target: Path, was: bytes, new: bytes) -> None:

@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import functools
 import importlib
+import re
 import ssl
 import threading
 from collections.abc import AsyncIterator, Mapping
@@ -248,11 +249,11 @@ def _events(chunk: Any) -> list[Event]:
         if isinstance(delta, Mapping):
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
-                events.append(Reasoning(reasoning))
+                events.append(Reasoning(_encodable(reasoning)))
             refusal = delta.get("refusal")
             text = _content_text(delta.get("content")) + (refusal if isinstance(refusal, str) else "")
             if text:
-                events.append(Text(text))
+                events.append(Text(_encodable(text)))
         if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
             events.append(Finish(choice["finish_reason"]))
     usage = chunk.get("usage")
@@ -263,6 +264,19 @@ def _events(chunk: Any) -> list[Event]:
         events.append(Usage(_count(usage.get("completion_tokens")), _count(usage.get("prompt_tokens")),
                             None if cost is None else float(cost)))  # fmt: skip
     return events
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(text: str) -> str:
+    """`text`, a lone surrogate (JSON allows "\\ud800") replaced by U+FFFD: no
+    file can hold one in UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", text)
+    return text
 
 
 def _count(value: Any) -> int | None:

@@ -36,6 +36,9 @@ from pygls.lsp.server import LanguageServer
 
 log = logging.getLogger(__name__)
 
+LINE_LIMIT = 2**20  # bytes in a header line (a body may be any length)
+_DROPPED = b"X-Dropped: a line over the limit\r\n"  # (what pygls reads instead: no header it knows)
+
 
 def reads_on_the_loop(stdin: BinaryIO, stdout: BinaryIO) -> bool:
     """Is `stdin` a pipe that is not also `stdout`?"""
@@ -65,7 +68,7 @@ def serve(server: LanguageServer) -> None:
 
 
 async def _serve_pipe(server: LanguageServer, stdin: BinaryIO) -> None:
-    reader = asyncio.StreamReader(limit=2**20)
+    reader = asyncio.StreamReader(limit=LINE_LIMIT)
     loop = asyncio.get_running_loop()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
     await run_async(
@@ -85,7 +88,11 @@ class _Reader:
         self._reader = reader
 
     async def readline(self) -> bytes:
-        return await self._reader.readline()
+        try:
+            return await self._reader.readline()
+        except ValueError:  # a line over the limit, no LSP header: dropped, as pygls drops lines it does not know
+            log.error("the editor sent a header line over %d bytes; dropped it", LINE_LIMIT)
+            return _DROPPED
 
     async def readexactly(self, n: int) -> bytes:
         try:

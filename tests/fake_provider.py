@@ -252,8 +252,8 @@ async def _main() -> None:
     parser.add_argument("--delay", type=float, default=0.05, help="seconds between words")
     args = parser.parse_args()
     fake = FakeProvider()
-    fake._echo = (
-        lambda body: Scenario.text(  # type: ignore[method-assign]
+    fake._echo = (  # type: ignore[method-assign]
+        lambda body: Scenario.text(
             [w + " " for w in " ".join(m["content"] for m in body["messages"][-1:]).split(" ")], delay=args.delay
         )
     )

@@ -26,6 +26,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from typing import TypeAlias, cast
 
 from lsprotocol import types as lsp
 from pygls.protocol import default_converter
@@ -38,6 +39,7 @@ _BREAK = re.compile(r"\r\n|\r|\n")
 QUESTION = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nWhat is 1 + 1?\n'
 OPENING = "\n# === ASSISTANT ===\n\n"
 CLOSING = "\n\n# === USER ===\n\n"
+WorkDoneProgress: TypeAlias = lsp.WorkDoneProgressBegin | lsp.WorkDoneProgressReport | lsp.WorkDoneProgressEnd
 
 
 def written(answer: str) -> str:
@@ -282,12 +284,14 @@ async def stop(client: EditorClient, *uris: str) -> object:
     )
 
 
-def progress_of(client: EditorClient) -> list[object]:
+def progress_of(client: EditorClient) -> list[WorkDoneProgress]:
     (token,) = client.progress_reports
-    return client.progress_reports[token]
+    # pytest-lsp annotates them ProgressParams, but keeps the values structured (Begin, Report, End)
+    return cast("list[WorkDoneProgress]", client.progress_reports[token])
 
 
-async def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+# `...`, not `[]`: mypy types no lambda with defaults (`lambda editor=editor: ...`) against `[]` (python/mypy#12557)
+async def wait_until(predicate: Callable[..., object], timeout: float = 10.0) -> None:
     """Wait for a condition that an event will make true (polls the client's state)."""
     deadline = time.monotonic() + timeout
     while not predicate():

@@ -368,11 +368,11 @@ def test_a_chat_saved_meanwhile_with_no_room_beside_goes_to_the_temporary_folder
     assert kept.read_text() == answered(QUESTION, "Saved.")
 
 
-def failing_in(folder: Path, write: Callable[[Path, str, str], Path]) -> Callable[[Path, str, str], Path]:
-    def write_new_chat(where: Path, stem: str, text: str) -> Path:
+def failing_in(folder: Path, write: Callable[[Path, str, str, int], Path]) -> Callable[[Path, str, str, int], Path]:
+    def write_new_chat(where: Path, stem: str, text: str, mode: int = 0o666) -> Path:
         if where == folder:
             raise CannotCreate(f"cannot write a new chat in {folder}: Read-only file system")
-        return write(where, stem, text)
+        return write(where, stem, text, mode)
 
     return write_new_chat
 
@@ -391,3 +391,13 @@ def test_an_answer_that_just_stops_is_a_network_failure_by_its_kind() -> None:
     assert answer_file._status(answer) is Exit.NETWORK
     answer.error = "the stream stopped"  # the words may change; the kind says it
     assert answer_file._status(answer) is Exit.NETWORK
+
+
+def test_a_lone_surrogate_from_the_provider_is_written_as_a_replacement_character(
+    chat: Path, provider: FakeProvider
+) -> None:
+    """JSON allows "\\ud800", which no UTF-8 file can hold: the answer is saved, with U+FFFD for it."""
+    provider.scenarios["m"] = Scenario.text(["broken \ud800 ", "pair."])
+    result = run(chat, str(chat))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert chat.read_text() == answered(QUESTION, "broken \ufffd pair.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -151,7 +152,12 @@ def test_only_a_regular_file_within_the_limit_is_ever_opened(chats: Path, monkey
         big.truncate(101)  # (sparse: its size says it all)
     opened: list[str] = []
     real_open = os.open
-    monkeypatch.setattr(os, "open", lambda path, *a, **k: opened.append(str(path)) or real_open(path, *a, **k))
+
+    def recording_open(path: str | os.PathLike[str], *a: Any, **k: Any) -> int:
+        opened.append(str(path))
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(os, "open", recording_open)
     rules = Rules(chats.resolve(), roots=(Path("/dev"),), limit=100)
     with pytest.raises(ContextRefused, match="not a regular file"):
         ask("@file:/dev/zero", rules)

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pynvim
 import pytest
@@ -72,7 +73,8 @@ def nvim(home: Path) -> Iterator[pynvim.Nvim]:
     editor.close()
 
 
-def eventually(check: Callable[[], object], timeout: float = 15.0) -> None:
+# `...`, not `[]`: mypy types no lambda with defaults (`lambda i=i: ...`) against `[]` (python/mypy#12557)
+def eventually(check: Callable[..., object], timeout: float = 15.0) -> None:
     """Poll Neovim until `check` holds; Neovim runs its main loop meanwhile."""
     deadline = time.monotonic() + timeout
     while not check():
@@ -213,6 +215,7 @@ def test_a_killed_server_is_restarted_and_the_partial_answer_stays(nvim: pynvim.
     nvim.command("ChatvimComplete")
     eventually(lambda: spinner(nvim) and "tok" in "\n".join(nvim.current.buffer[:]))
     first = server_pid(nvim)
+    assert first is not None
     os.kill(first, signal.SIGKILL)
     eventually(lambda: not spinner(nvim) and attached(nvim) and server_pid(nvim) not in (first, None))
     assert lua(nvim, "return require('chatvim').status()") == ""
@@ -524,7 +527,7 @@ def test_diagnostics_show_and_follow_the_edits(nvim: pynvim.Nvim, home: Path) ->
         "return vim.tbl_map(function(d) return { d.lnum, d.col, d.message, d.source } end, vim.diagnostic.get(0))"
     )
     eventually(lambda: lua(nvim, diagnostics))
-    ((line, column, message, source),) = lua(nvim, diagnostics)  # type: ignore[misc]
+    ((line, column, message, source),) = cast("list[tuple[int, int, str, str]]", lua(nvim, diagnostics))
     assert (line, column, source) == (3, 0, "chatvim") and "did you mean `temperature`?" in message
     nvim.input("4Gcwtemperature<Esc>")  # typed as a person fixes it
     eventually(lambda: lua(nvim, diagnostics) == [])

@@ -63,7 +63,7 @@ def test_parser_never_raises_and_ranges_are_inside(text: str) -> None:
         assert 0 <= problem.range.start.line < line_count
 
 
-LINE_CHARS = st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",))
+LINE_CHARS = st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"])
 DEFAULT_DELIMITERS = Settings().delimiters
 
 

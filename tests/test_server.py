@@ -86,7 +86,7 @@ async def test_stop_keeps_the_partial_answer_and_closes_the_connection(
     await wait_until(lambda: ended(client))
     progress_ended = time.monotonic() - stopped_at
     await asyncio.wait_for(fake.requests[0].closed.wait(), 2)
-    assert progress_of(client)[-1].message == "stopped"  # type: ignore[attr-defined]
+    assert progress_of(client)[-1].message == "stopped"
     await wait_until(lambda: closing_written(editor))
     assert "tok tok" in editor.text and editor.text.count("tok") < 1000
     assert progress_ended < 1.0  # generous here; bench/ measures the real figure

@@ -17,7 +17,7 @@ NEVER_OPENED = "file:///tmp/never-opened.md"
 
 # (command, arguments, expected): "error" for a JSON-RPC error (a malformed request), else the result
 # (a well-formed complete that cannot start is refused with one message, as any refusal).
-BAD_COMMANDS = [
+BAD_COMMANDS: list[tuple[str, list[object], object]] = [
     ("chatvim.complete", [], "error"),
     ("chatvim.complete", ["URI", "extra"], "error"),
     ("chatvim.complete", [123], "error"),

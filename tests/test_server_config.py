@@ -97,7 +97,7 @@ async def test_a_stall_mid_stream_is_reported_and_the_text_kept(client: EditorCl
     assert editor.text == QUESTION + OPENING + "kept text" + CLOSING
     (message,) = errors(client)
     assert "sent nothing for 0.5 s" in message
-    assert progress_of(client)[-1].message == message  # type: ignore[attr-defined]
+    assert progress_of(client)[-1].message == message
     await asyncio.wait_for(fake.requests[0].closed.wait(), 2)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from lsprotocol import types as lsp
 
 from chatvim_ls.render import answer_closing
 from chatvim_ls.settings import Settings
@@ -49,7 +51,7 @@ async def test_edits_that_meet_a_changed_document(client: EditorClient, fake: Fa
     editor = open_chat(client, mode=mode)
     await complete(client, editor)
     for i in range(5):
-        editor.race = lambda i=i: editor.type(0, f"note {i}\n")  # type: ignore[misc]
+        editor.race = lambda i=i: editor.type(0, f"note {i}\n")
         await wait_until(lambda: editor.race is None)
     await wait_until(lambda: closing_written(editor))
     notes = "".join(f"note {i}\n" for i in reversed(range(5)))
@@ -106,8 +108,16 @@ def new_texts(editor: EditorCopy) -> list[str]:
     texts = []
     for params in editor.edits:
         edit = params.edit
-        text_edits = edit.document_changes[0].edits if edit.document_changes else edit.changes[editor.uri]  # type: ignore[index, union-attr]
-        texts += [e.new_text for e in text_edits]
+        if edit.document_changes:
+            change = edit.document_changes[0]
+            assert isinstance(change, lsp.TextDocumentEdit)
+            text_edits = change.edits
+        else:
+            assert edit.changes is not None
+            text_edits = edit.changes[editor.uri]
+        for e in text_edits:
+            assert isinstance(e, lsp.TextEdit)  # (the server sends no other: EditorCopy.apply)
+            texts.append(e.new_text)
     return texts
 
 
@@ -165,7 +175,7 @@ async def random_user_edits_at_random_moments(
     assert editor.lost == []
 
 
-def randomized(examples: int):  # type: ignore[no-untyped-def]
+def randomized(examples: int) -> Callable[..., None]:
     return settings(max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])(
         given(schedule=SCHEDULE, mode=st.sampled_from(MODES), debounce=st.sampled_from([0.0, 0.03]))(
             random_user_edits_at_random_moments

@@ -208,6 +208,7 @@ async def test_asking_about_a_selection_starts_a_chat_that_holds_it(client: Edit
     result = await client.workspace_execute_command_async(
         lsp.ExecuteCommandParams(command=action.command.command, arguments=action.command.arguments)
     )
+    assert result is not None
     path = Path(result["path"])
     assert path.parent == Path(NEW_CHATS) and path.name.startswith("chat-")
     text = path.read_text()
@@ -229,6 +230,7 @@ async def test_a_new_chat_never_overwrites_one(client: EditorClient, fake: FakeP
     command = lsp.ExecuteCommandParams(command="chatvim.new", arguments=[{"show": False}])
     first = await client.workspace_execute_command_async(command)
     second = await client.workspace_execute_command_async(command)
+    assert first is not None and second is not None
     assert first["path"] != second["path"] and Path(first["path"]).exists() and Path(second["path"]).exists()
     assert client.shown_documents == []
 
@@ -252,6 +254,7 @@ async def test_a_fork_is_a_new_chat_beside_this_one_up_to_the_turn(client: Edito
     command = lsp.ExecuteCommandParams(command="chatvim.fork", arguments=[editor.uri, 10])  # on "Two."
     first = await client.workspace_execute_command_async(command)
     second = await client.workspace_execute_command_async(command)
+    assert first is not None and second is not None
     assert (Path(first["path"]).name, Path(second["path"]).name) == ("maths-fork.md", "maths-fork-2.md")
     forked = Path(first["path"]).read_text()
     assert forked == QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n# === USER ===\n\n\n"

@@ -35,7 +35,7 @@ async def streaming(client: EditorClient, fake: FakeProvider) -> EditorCopy:
 async def assert_stopped(client: EditorClient, fake: FakeProvider, message: str) -> None:
     await wait_until(lambda: ended(client))
     await asyncio.wait_for(fake.requests[0].closed.wait(), 2)
-    assert progress_of(client)[-1].message == message  # type: ignore[attr-defined]
+    assert progress_of(client)[-1].message == message
 
 
 async def test_stop_every_stream_with_no_arguments(client: EditorClient, fake: FakeProvider) -> None:
@@ -80,7 +80,7 @@ async def test_closing_the_document_stops_it_quietly(client: EditorClient, fake:
 async def test_shutdown_mid_stream_ends_progress_before_answering(client: EditorClient, fake: FakeProvider) -> None:
     await streaming(client, fake)
     await client.shutdown_async(None)
-    assert ended(client) and progress_of(client)[-1].message == "server shutting down"  # type: ignore[attr-defined]
+    assert ended(client) and progress_of(client)[-1].message == "server shutting down"
     client.shut_down = True
     client.exit(None)
     assert await asyncio.wait_for(client._server.wait(), 5) == 0  # type: ignore[union-attr]
@@ -116,5 +116,6 @@ async def test_progress_reports_at_most_four_a_second(client: EditorClient, fake
     begin, *reports, end = progress_of(client)
     assert isinstance(begin, lsp.WorkDoneProgressBegin) and begin.message == "m"
     assert 2 <= len(reports) <= 4 * seconds + 1
-    assert all(r.message.endswith("/s") and " tokens · " in r.message for r in reports)  # type: ignore[attr-defined]
-    assert end.message.startswith("300 tokens · ")  # type: ignore[attr-defined]
+    assert all(r.message.endswith("/s") and " tokens · " in r.message for r in reports)  # type: ignore[union-attr, operator]
+    assert end.message is not None
+    assert end.message.startswith("300 tokens · ")

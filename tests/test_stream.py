@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -170,7 +172,17 @@ actions = st.lists(
 # How editors report their changes (tests/sim.py): at once, after a debounce,
 # as a diff of the text, late (after the server's timers: eglot, vim-lsp), or
 # late and merged into one diff or the whole text (vim-lsp, yegappan/lsp).
-REPORTING = {
+class Reporting(TypedDict, total=False):
+    """`Session.start`'s flags for how an editor reports its changes."""
+
+    debounce: bool
+    diff_reports: bool
+    late: bool
+    merged_reports: bool
+    versions_at_report: bool
+
+
+REPORTING: dict[str, Reporting] = {
     "at once": {},
     "debounced": {"debounce": True},
     "diff": {"diff_reports": True},

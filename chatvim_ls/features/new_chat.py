@@ -28,7 +28,7 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ..config import ConfigError
-from ..files import CannotCreate, write_new_chat
+from ..files import CannotCreate, mode_of_copy, write_new_chat
 from ..render import Excerpt, forked_chat, new_chat
 from ..textdoc import TextDocument
 from .documents import file_path, short_name
@@ -88,7 +88,7 @@ def register(server: ChatvimServer) -> None:
         text, cursor = forked_chat(parsed.doc.lines, parsed.chat, line, delimiters)
         source = file_path(uri)
         if source is not None:
-            path = write_new_chat(source.parent, f"{source.stem}-fork", text)
+            path = write_new_chat(source.parent, f"{source.stem}-fork", text, mode_of_copy(source))
         else:
             folder = server.settings.global_config().options.new_chats_folder(os.environ)
             path = write_new_chat(folder, datetime.datetime.now().strftime("chat-%Y-%m-%d-%H-%M-%S-fork"), text)
