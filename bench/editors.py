@@ -29,9 +29,9 @@ from tests.test_nvim_lspconfig import Neovim
 from tests.test_vim import CLIENTS as VIM_CLIENTS
 from tests.test_vim import Vim
 
-EDIT = re.compile(r"^(\S+ \S+) DEBUG pygls.protocol.json_rpc: Sending request .*workspace/applyEdit")
-# An edit refused: `applied: false`, or a JSON-RPC error (eglot 1.17's answer to a stale version).
-REFUSED = ("applied=False", "Received error response")
+EDIT = re.compile(r'^(\S+ \S+) DEBUG pygls.protocol.json_rpc: Sending request with id "([^"]+)": workspace/applyEdit')
+# The editor's reply to an edit: refused with `applied: false`, or with an error (eglot 1.17, a stale version).
+REPLY = re.compile(r'Received (?:result for|error response to) message "([^"]+)": (.*)')
 EMACS_30, NVIM_010 = newer_editor("emacs-30"), newer_editor("nvim-0.10")  # (tests/fetch_newer_editors.sh)
 
 EDITORS: dict[str, tuple[Callable[[Path], Editor], tuple[str, ...]]] = {
@@ -53,12 +53,14 @@ if NVIM_010 is not None:
 def edit_times(log: Path, since: int) -> tuple[list[float], int]:
     """applyEdit send times after byte `since` of the log, and the refusals."""
     text = log.read_bytes()[since:].decode(errors="replace")
-    times = []
+    times, edits, refused = [], set(), 0
     for line in text.splitlines():
-        match = EDIT.match(line)
-        if match:
+        if match := EDIT.match(line):
             times.append(datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp())
-    return times, sum(line.count(mark) for line in text.splitlines() for mark in REFUSED)
+            edits.add(match.group(2))
+        elif (match := REPLY.search(line)) and match.group(1) in edits:
+            refused += "applied=True" not in match.group(2)
+    return times, refused
 
 
 def one_answer(editor: Editor, typing_keys: tuple[str, ...] | None) -> dict[str, float]:

@@ -86,7 +86,7 @@ def complete_file(source: str, *, write: bool) -> int:
     signals = Signals()
     try:
         return _complete(None if source == "-" else Path(source), write, signals)
-    except KeyboardInterrupt:  # (`Quit`: a signal before the answer streamed; nothing was sent)
+    except KeyboardInterrupt:  # (`Quit`: a signal before the answer streamed, or a second after it)
         return signals.status or Exit.STOPPED
 
 
@@ -117,23 +117,24 @@ def _complete(path: Path | None, write: bool, signals: Signals) -> int:
     if not asyncio.run(_run(answer, progress, signals)):
         return _fail(f"{where}: stopped; nothing written", signals.status or Exit.STOPPED)
     editor.end_text()
-    status = signals.status or _status(answer)
+    status = _status(answer)
     if path is None:
-        return _print_chat(doc.text) or status
+        return _print_chat(doc.text) or signals.status or status
     if write and answer.writer.started:
-        return _save(path, was, doc.text) or status
-    return status
+        return _save(path, was, doc.text) or signals.status or status
+    return signals.status or status
 
 
 class Quit(KeyboardInterrupt):
-    """A signal before the answer streams: quit at once."""
+    """A signal before the answer streams, or a second after it ended: quit at once."""
 
 
 class Signals:
     """SIGINT (Ctrl-C) and SIGTERM, for the whole command. Before the answer
     streams they quit at once (nothing was sent); while it streams, the first
     stops it as `chatvim.stop` does and a second quits, writing nothing;
-    after, the chat is written all the same. The first says the exit status."""
+    after, the chat is written all the same, unless a second comes (a stdout
+    no one reads, a hung disk): then it quits. The first says the exit status."""
 
     def __init__(self) -> None:
         self.status: Exit | None = None
@@ -155,7 +156,7 @@ class Signals:
         first = self.status is None
         if first:
             self.status = Exit.TERMINATED if signum == signal.SIGTERM else Exit.STOPPED
-        if not self._streamed:
+        if not self._streamed or (self._loop is None and not first):
             raise Quit
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._stop if first else self._quit)
@@ -330,8 +331,10 @@ def _status(answer: Answer) -> Exit:
 
 def _print_chat(text: str) -> Exit | None:
     """The completed chat on stdout; a reader gone (`| head -1`) is no error to show."""
+    data = memoryview(text.encode("utf-8"))
     try:
-        sys.stdout.buffer.write(text.encode("utf-8"))
+        while data:  # (a signal in a long write returns what was written so far)
+            data = data[sys.stdout.buffer.write(data) :]
         sys.stdout.flush()
     except BrokenPipeError:
         _quiet_stdout()

@@ -11,7 +11,7 @@
 # tests/test_nvim_lspconfig.py and tests/test_emacs.py use them when they
 # are there, and skip those variants when not. .ci/run runs this script; run
 # it yourself to have them locally (about 100 MB, a minute). Needs apt-get and
-# dpkg (any Debian or Ubuntu); not root.
+# dpkg, on x86-64 Debian (its archive keyring checks trixie's packages); not root.
 set -euo pipefail
 CACHE=${CHATVIM_E2E_CACHE:-$HOME/.cache/chatvim-ls-e2e}/trixie
 ROOT=$CACHE/root
@@ -40,7 +40,7 @@ done
 
 cat >"$CACHE/bin/nvim-0.10" <<EOF
 #!/bin/sh
-VIMRUNTIME=$ROOT/usr/share/nvim/runtime exec $ROOT/usr/bin/nvim "\$@"
+VIMRUNTIME='$ROOT/usr/share/nvim/runtime' exec '$ROOT/usr/bin/nvim' "\$@"
 EOF
 dump=$(ls "$ROOT"/usr/libexec/emacs/30.*/x86_64-linux-gnu/*.pdmp)
 share=$(ls -d "$ROOT"/usr/share/emacs/30.*)
@@ -49,8 +49,8 @@ libexec=$(dirname "$dump")
 # (nor its eglot 1.9) gets in. Markdown mode is a package in elpa-src.
 cat >"$CACHE/bin/emacs-30" <<EOF
 #!/bin/sh
-EMACSLOADPATH=$share/lisp EMACSDATA=$share/etc EMACSPATH=$libexec \
-    exec $ROOT/usr/bin/emacs-nox --dump-file=$dump "\$@"
+EMACSLOADPATH='$share/lisp' EMACSDATA='$share/etc' EMACSPATH='$libexec' \
+    exec '$ROOT/usr/bin/emacs-nox' --dump-file='$dump' "\$@"
 EOF
 echo "$ROOT/usr/share/emacs/site-lisp/elpa-src" >"$CACHE/emacs-30-packages"
 chmod +x "$CACHE/bin/nvim-0.10" "$CACHE/bin/emacs-30"

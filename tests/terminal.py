@@ -22,7 +22,7 @@ from typing import Protocol
 
 TMUX = shutil.which("tmux") or "tmux"
 # Neovim 0.10 and Emacs 30, from Debian 13, where tests/fetch_newer_editors.sh puts them.
-NEWER_EDITORS = Path(os.environ.get("CHATVIM_E2E_CACHE", Path.home() / ".cache" / "chatvim-ls-e2e")) / "trixie"
+NEWER_EDITORS = Path(os.environ.get("CHATVIM_E2E_CACHE") or Path.home() / ".cache" / "chatvim-ls-e2e") / "trixie"
 
 
 def newer_editor(name: str) -> str | None:

@@ -222,16 +222,68 @@ def test_a_signal_while_the_chat_is_read_quits_quietly(
     # A signal that lands before the read() is entered is only run after it
     # returns (CPython checks for signals when a read is interrupted): wait
     # till chatvim-ls waits in the kernel for the pipe's data.
-    wchan = Path(f"/proc/{process.pid}/wchan")
-    deadline = time.monotonic() + 30
-    while "pipe_read" not in wchan.read_text() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert "pipe_read" in wchan.read_text(), "chatvim-ls waits to read the chat"
+    wait_in_the_kernel(process, "pipe_read")
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)
     os.close(opened[0])
     assert (process.returncode, out, err) == (status, b"", b"")
     assert provider.requests == []
+
+
+def wait_in_the_kernel(process: subprocess.Popen[bytes], where: str) -> None:
+    """Until `process` waits in the kernel function `where` (/proc/PID/wchan;
+    the test skips where the kernel does not tell)."""
+    wchan = Path(f"/proc/{process.pid}/wchan")
+    seen: set[str] = set()
+    deadline = time.monotonic() + 30
+    while where not in (now := wchan.read_text()) and time.monotonic() < deadline:
+        seen.add(now)
+        time.sleep(0.01)
+    if where not in now and seen <= {"0", ""}:
+        pytest.skip("this kernel does not say where a process waits (/proc/PID/wchan)")
+    assert where in now, f"chatvim-ls waits in {where}; it is in {seen}"
+
+
+def test_a_signal_while_the_chat_is_printed_leaves_it_whole(chat: Path, provider: FakeProvider) -> None:
+    """FILE `-`, its stdout a pipe not read yet: the completed chat does not fit, the write blocks,
+    SIGTERM comes. (A write a signal cuts short returns what it wrote: the rest must follow.)"""
+    provider.scenarios["m"] = Scenario.text(["Fine."])
+    reading, writing = os.pipe()
+    question = QUESTION + "long " * 40_000 + "\n"  # (more than a pipe holds)
+    process = subprocess.Popen(command("complete", "-"), stdin=subprocess.PIPE, stdout=writing,
+                               stderr=subprocess.PIPE, env=environment(chat))  # fmt: skip
+    os.close(writing)
+    with open(reading, "rb") as output:
+        assert process.stdin is not None and process.stderr is not None
+        process.stdin.write(question.encode())
+        process.stdin.close()
+        wait_in_the_kernel(process, "pipe_write")
+        process.send_signal(signal.SIGTERM)
+        printed = output.read()
+        assert (process.wait(30), process.stderr.read()) == (143, b"")
+    assert printed.decode() == answered(question, "Fine.")
+
+
+def test_once_the_answer_has_ended_a_second_signal_quits() -> None:
+    """The first is heard (the chat is written all the same); a second, say while
+    stdout is not read, quits."""
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        signals = answer_file.Signals()
+
+        async def streamed() -> None:
+            signals.streaming(lambda: None, lambda: None)
+            signals.ended()
+
+        asyncio.run(streamed())
+        os.kill(os.getpid(), signal.SIGTERM)
+        assert signals.status == Exit.TERMINATED
+        with pytest.raises(answer_file.Quit):
+            os.kill(os.getpid(), signal.SIGTERM)  # (its handler runs before the next line)
+            raise AssertionError("not quit")
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 def test_stdin_mode_with_its_reader_gone_quits_quietly(chat: Path, provider: FakeProvider) -> None:
