@@ -5,7 +5,7 @@ question. Prints, per editor: asking to the first word on screen, tokens/s
 written into the editor, the longest gap between two edits, and the edits
 the editor refused (from the server's log).
 
-    python bench/editors.py            # from the repository root; about 2 minutes
+    python bench/editors.py            # from the repository root; about a minute
 """
 
 from __future__ import annotations
