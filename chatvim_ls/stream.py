@@ -38,7 +38,11 @@ for many changes. So the rules are:
   reported version while applied edits are unreported turns it back.
   A refusal may also come from the user's typing, not yet reported: so the
   guess is kept for the editor's next answers (`EditorWays`) only once an
-  edit stamped by it, ahead of the last report, is applied.
+  edit stamped by it, ahead of the last report, is applied. The first edit
+  of the first answer comes before anything can be learned, and one that
+  lands stale then is not looked for: so for the one editor known to count
+  that way, Eglot from 1.17.30 (Emacs 30), it is the first guess
+  (`EditorWays.first_guess`), which its behaviour may still overturn.
 - An echo is recognised by its result, not its range: one change may echo
   one edit, several consecutive ones (a diff of the lines, vim-lsp), or
   hold them beside the user's typing (the whole text, yegappan/lsp); then
@@ -110,6 +114,12 @@ class EditorWays:
 
     step: int = 1  # how much its version grows per edit applied
     counts_ahead: bool = True  # does its version count edits it applied and has not reported?
+
+    @classmethod
+    def first_guess(cls, client: str, version: str) -> EditorWays:
+        """Before an answer has shown them, from the editor's name and version (module doc)."""
+        numbers = tuple(int(part) if part.isdigit() else 0 for part in version.split(".")[:3])
+        return cls(counts_ahead=not (client == "Eglot" and numbers >= (1, 17, 30)))
 
 
 @dataclass(frozen=True)

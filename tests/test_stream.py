@@ -12,6 +12,7 @@ from chatvim_ls.answer import REFUSALS_BEFORE_GIVING_UP
 from chatvim_ls.problems import Position
 from chatvim_ls.render import answer_closing
 from chatvim_ls.settings import Settings
+from chatvim_ls.stream import EditorWays
 from chatvim_ls.textdoc import Change, TextDocument
 
 from .sim import Session, StaleDeletionHitUserText
@@ -496,3 +497,13 @@ def test_a_refusal_for_unreported_typing_teaches_nothing_about_versions() -> Non
     session.settle()
     session.assert_whole(expected_answer("one two "))
     assert session.writer.edits_refused == 1 and session.writer.ways.counts_ahead
+
+
+@pytest.mark.parametrize(
+    ("client", "version", "counts_ahead"),
+    [("Eglot", "1.17.30", False), ("Eglot", "1.18.2", False), ("Eglot", "1.17", True), ("Eglot", "1.9", True),
+     ("Neovim", "0.11.4", True), ("", "", True)],
+)  # fmt: skip
+def test_the_first_guess_of_how_an_editor_counts_versions(client: str, version: str, counts_ahead: bool) -> None:
+    """Eglot from 1.17.30 (Emacs 30, track-changes) counts a version only as it reports the change."""
+    assert EditorWays.first_guess(client, version).counts_ahead is counts_ahead

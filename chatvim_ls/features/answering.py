@@ -66,7 +66,7 @@ class Answers(Listener):
         self.requests: dict[Any, str] = {}  # complete request id -> uri
         self.runs: set[asyncio.Task[None]] = set()
         self.last: dict[str, Answer] = {}  # uri -> the answer that ended last there
-        self.ways = EditorWays()  # the editor's, learned by one answer, for the next
+        self.ways: EditorWays | None = None  # the editor's, learned by one answer for the next (once it is known)
         server.documents.listeners.append(self)
 
     def streaming(self, uri: str) -> bool:
@@ -107,6 +107,8 @@ class Answers(Listener):
             if str(exc) != exc.short:
                 server.log_detail(str(exc))  # the whole story: file, line and column
             raise Refused(exc.short) from None
+        if self.ways is None:
+            self.ways = EditorWays.first_guess(*server.settings.client)
         writer = AnswerWriter(
             doc, asked.settings.delimiters, whole_lines=asked.options.flush == "line",
             versioned=_supports_versioned_edits(server), replacing=replacing, continuing=how == CONTINUE,

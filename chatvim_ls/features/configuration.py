@@ -39,6 +39,7 @@ class EditorSettings:
         self.workspace_options = ServerOptions()
         self.position_encoding = "utf-16"
         self.hints = Hints()  # how the user does things in their editor (the `editor` init option)
+        self.client = ("", "")  # the editor's name and version, as it says (clientInfo)
         self.reading: asyncio.Task[None] | None = None
         self.pushed = 0  # counts settings pushed by the editor: a slower read must not undo them
 
@@ -76,6 +77,9 @@ class EditorSettings:
     def initialize(self, params: lsp.InitializeParams) -> None:
         workspace = self.server.protocol._workspace
         self.position_encoding = _encoding_name(workspace.position_encoding if workspace else None)
+        if params.client_info is not None:
+            self.client = (params.client_info.name, params.client_info.version or "")
+        log.info("the editor: %s %s", *self.client)
         options = params.initialization_options
         if options:
             self.init_options = self.read(options)
