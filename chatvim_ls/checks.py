@@ -136,14 +136,11 @@ class ChatChecks:
             )
         return self._blocks
 
-    @property
-    def _turn_delimiters(self) -> Delimiters:
-        return self.head.settings.over(self.defaults).delimiters
-
     # -- the front matter ----------------------------------------------------
 
     def _read_head(self, doc: TextDocument) -> None:
         self.head = parse_head(doc.lines, self.defaults)
+        self._turn_delimiters = self.head.settings.over(self.defaults).delimiters  # (once, not per change)
 
     def _may_close_head(self, doc: TextDocument, start: int, stop: int) -> bool:
         """While the front matter is unclosed, whether lines [start, stop) hold its closing fence."""
