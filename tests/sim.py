@@ -188,6 +188,14 @@ class Session:
         writer = AnswerWriter(doc, Settings().delimiters, whole_lines=whole_lines, versioned=versioned, ways=ways)
         return Session(editor, writer)
 
+    def stream(self, text: str) -> None:
+        """The provider's `text`, sent, and the session run till nothing moves,
+        no timer running out (a late editor's reports stay held)."""
+        self.writer.add(text)
+        self.server_sends()
+        while self.client_step() or self.server_step():
+            pass
+
     def server_sends(self) -> None:
         edit = self.writer.next_edit()
         if edit is not None:

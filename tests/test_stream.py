@@ -378,10 +378,7 @@ def test_an_editor_that_counts_versions_as_it_reports_gets_the_whole_answer() ->
     session.writer.add("one ")
     session.settle()  # the first edit, then the server's wait for its echo runs out: it trusts replies
     for token in ("two ", "three ", "four "):
-        session.writer.add(token)
-        session.server_sends()
-        while session.client_step() or session.server_step():
-            pass
+        session.stream(token)
     assert session.writer.edits_refused == 1 and session.answer_text().endswith("four ")  # no wait for a report
     session.editor.user_insert(0, "typed above\n", session.to_server)  # unreported, as eglot does while typing
     session.writer.add("five")
@@ -401,10 +398,7 @@ def test_copies_clamped_to_a_lines_end_are_found_in_a_merged_report() -> None:
     session.writer.add(words[0])
     session.settle()
     for i, word in enumerate(words[1:], 1):
-        session.writer.add(word)
-        session.server_sends()
-        while session.client_step() or session.server_step():
-            pass
+        session.stream(word)
         if i == 20:
             session.editor.user_insert(0, "typed above\n", session.to_server)
     session.writer.finish()
@@ -423,10 +417,7 @@ def test_an_echo_merged_with_typing_below_the_answer_is_not_taken_for_a_copy() -
     session.writer.add(words[0])
     session.settle()
     for i, word in enumerate(words[1:], 1):
-        session.writer.add(word)
-        session.server_sends()
-        while session.client_step() or session.server_step():
-            pass
+        session.stream(word)
         if i % 4 == 0:
             session.editor.user_insert(len(session.editor.current), "below", session.to_server)
     session.writer.finish()
@@ -445,10 +436,7 @@ def test_what_is_learned_of_an_editor_holds_for_its_next_answer(learned: bool) -
     first.writer.add("one ")
     first.settle()  # the first edit, then the server's wait for its echo runs out: it trusts replies
     for token in ("two ", "three "):  # the second goes out before the first is reported: refused
-        first.writer.add(token)
-        first.server_sends()
-        while first.client_step() or first.server_step():
-            pass
+        first.stream(token)
     assert first.writer.edits_refused == 1 and not first.writer.ways.counts_ahead
     ways = first.writer.ways if learned else None
     second = Session.start(QUESTION, late=True, versions_at_report=True, merged_reports=True, ways=ways)
