@@ -24,12 +24,12 @@ from pathlib import Path
 from . import __version__
 from .asking import context_rules
 from .chat import parse_chat
-from .config import load_global_config, read_text, text_of
+from .config import GlobalConfig, load_global_config, read_text, text_of
 from .context import expand
 from .problems import ChatvimError
-from .providers import NO_MODEL
+from .providers import BUILTIN_PROVIDERS, NO_MODEL, provider_named
 from .request import build_request
-from .secrets import redact
+from .secrets import redact, remember_secret
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +125,7 @@ def _dry_run(source: str) -> int:
         text = text_of(sys.stdin.buffer.read(), where) if path is None else read_text(path)
     except ChatvimError as exc:
         return _fail(str(exc))
+    _remember_keys(config)
     chat = parse_chat(text, config.settings)
     for line in config.warnings + [p.one_line(where) for p in chat.problems if not p.is_error]:
         print(redact(line), file=sys.stderr)
@@ -138,6 +139,18 @@ def _dry_run(source: str) -> int:
     output = json.dumps(request.to_json(), ensure_ascii=False, indent=2) + "\n"
     sys.stdout.buffer.write(output.encode("utf-8"))
     return 0
+
+
+def _remember_keys(config: GlobalConfig) -> None:
+    """Every provider's key in the environment, for `redact`: a dry run reads
+    none, and a key pasted into a chat may show in a warning."""
+    for name in {*BUILTIN_PROVIDERS, *config.providers}:
+        try:
+            variable = provider_named(name, config.providers, os.environ).key_env
+        except ChatvimError:
+            continue
+        if variable:
+            remember_secret(os.environ.get(variable, "").strip())
 
 
 def _health(settings: str) -> int:

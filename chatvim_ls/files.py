@@ -80,11 +80,14 @@ def write_new_chat(folder: Path, stem: str, text: str, mode: int = 0o666) -> Pat
 
 def mode_of_copy(path: Path) -> int:
     """The permissions for a copy of the chat at `path`: its own read and
-    write bits, and its owner may write it; 0o600 if they cannot be read."""
+    write bits (its group's only if the copy's group, the user's, is the
+    chat's), and its owner may write it; 0o600 if they cannot be read."""
     try:
-        return (stat.S_IMODE(path.stat().st_mode) & 0o666) | stat.S_IWUSR
+        info = path.stat()
     except OSError:
         return 0o600
+    mode = (stat.S_IMODE(info.st_mode) & 0o666) | stat.S_IWUSR
+    return mode if info.st_gid == os.getegid() else mode & ~0o070
 
 
 def replace_chat(path: Path, was: bytes, text: str) -> None:

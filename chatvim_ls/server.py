@@ -84,14 +84,13 @@ class ChatvimProtocol(LanguageServerProtocol):
             super().handle_message(message)  # (its warnings)
             return
         context = contextvars.copy_context()
-        method = getattr(message, "method", None)
-        if method is not None and hasattr(message, "params"):
+        if hasattr(message, "method") and hasattr(message, "params"):
             if hasattr(message, "id"):
-                _rpc_log.debug("Request %r received", method)
-                context.run(self._handle_request, message.id, method, message.params)
+                _rpc_log.debug("Request %r received", message.method)
+                context.run(self._handle_request, message.id, message.method, message.params)
             else:
-                _rpc_log.debug("Notification %r received", method)
-                context.run(self._handle_notification, method, message.params)
+                _rpc_log.debug("Notification %r received", message.method)
+                context.run(self._handle_notification, message.method, message.params)
         elif hasattr(message, "result"):
             _rpc_log.debug("Response message received.")
             context.run(self._handle_response, message.id, message.result)

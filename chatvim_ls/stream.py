@@ -35,7 +35,10 @@ for many changes. So the rules are:
   protect an edit: it takes one while the user's typing is unreported and
   applies it at stale coordinates, so copies at the old place are looked
   for and repaired as for unversioned clients. An edit refused at the
-  reported version while applied edits are unreported turns it back.
+  reported version while applied edits are unreported turns it back. But
+  a refusal that a change heard since the edit was sent explains (the
+  user's, or a report that crossed it) teaches nothing: the edit goes again
+  at once. Only one that nothing explains waits for a change to come.
   A refusal may also come from the user's typing, not yet reported: so the
   guess is kept for the editor's next answers (`EditorWays`) only once an
   edit stamped by it, ahead of the last report, is applied. The first edit
@@ -101,6 +104,7 @@ class _Sent:
     client_start: tuple[int, int]  # where it was sent, in the client's units: a stale copy lands there
     ahead: int = 0  # edits applied and not reported when it was sent (stamped ahead by them, if `counted_ahead`)
     counted_ahead: bool = True  # the way its version was reckoned (`AnswerWriter.counts_ahead`)
+    heard: int = 0  # the editor's changes heard before it was sent (`AnswerWriter.changes_heard`)
     answered: bool | None = None
     echoed: bool = False
     missed: bool = False  # a user change came first: not applied where it was meant to go
@@ -285,7 +289,9 @@ class AnswerWriter:
     def _send_text(self, text: str) -> Edit:
         at = self.doc.to_client_after(self.anchor, self._unechoed_text())
         ahead = sum(1 for s in self.sent if s.answered and not s.echoed)
-        sent = _Sent(self.edits_sent, text, None, self._version(ahead), at, ahead, self.counts_ahead)
+        sent = _Sent(
+            self.edits_sent, text, None, self._version(ahead), at, ahead, self.counts_ahead, self.changes_heard
+        )
         return self._send(sent, at, at)
 
     def _send_repair(self, deletion: Change) -> Edit:
@@ -313,12 +319,14 @@ class AnswerWriter:
         if not applied:
             self.edits_refused += 1
             self.refusals_in_a_row += 1
-            # Refused for a change not heard of yet: wait for it before trying again. Unless it may
-            # have been the version alone: then the other way of counting is tried at once.
-            self.waiting_for_change = not sent.missed
-            if sent.ahead and sent.version is not None and not sent.missed:
+            # Refused for a change heard since it was sent (the user's, or a report that crossed it):
+            # tried again at once. Else for a change not heard of yet: wait for it before trying
+            # again. Unless it may have been the version alone: then the other way is tried at once.
+            explained = sent.missed or self.changes_heard > sent.heard
+            self.waiting_for_change = not explained
+            if sent.ahead and sent.version is not None and not explained:
                 self.counts_ahead = not sent.counted_ahead
-                self.waiting_for_change = self.waiting_for_change and self.counts_ahead
+                self.waiting_for_change = self.counts_ahead
             self.sent.remove(sent)
             if not sent.echoed:
                 self._queue_again(sent)
@@ -368,7 +376,12 @@ class AnswerWriter:
         if self._echo(change) or self._stale_echo(change) or self._echo_inside(change):
             return
         self._report_clean = False
-        self._on_user_change(self.doc.apply(change))
+        if change.start < change.end and change.start <= self.anchor <= change.end:
+            # One change for several around the anchor (a merged report): piece by piece, so
+            # that the anchor stays between the text before it and after it, as it was.
+            self._user_changes_between(change.start, self.doc.text_between(change.start, change.end), change.text)
+        else:
+            self._on_user_change(self.doc.apply(change))
 
     def reported(self, version: int | None) -> None:
         """A didChange has been applied, change by change: the editor is now

@@ -250,8 +250,9 @@ def test_a_signal_while_the_chat_is_printed_leaves_it_whole(chat: Path, provider
     provider.scenarios["m"] = Scenario.text(["Fine."])
     reading, writing = os.pipe()
     question = QUESTION + "long " * 40_000 + "\n"  # (more than a pipe holds)
+    # (unbuffered, as with PYTHONUNBUFFERED: a buffered stdout would finish the write itself)
     process = subprocess.Popen(command("complete", "-"), stdin=subprocess.PIPE, stdout=writing,
-                               stderr=subprocess.PIPE, env=environment(chat))  # fmt: skip
+                               stderr=subprocess.PIPE, env=environment(chat, PYTHONUNBUFFERED="1"))  # fmt: skip
     os.close(writing)
     with open(reading, "rb") as output:
         assert process.stdin is not None and process.stderr is not None
@@ -453,3 +454,10 @@ def test_a_lone_surrogate_from_the_provider_is_written_as_a_replacement_characte
     result = run(chat, str(chat))
     assert (result.returncode, result.stderr) == (0, "")
     assert chat.read_text() == answered(QUESTION, "broken \ufffd pair.")
+
+
+def test_a_key_pasted_into_a_chat_is_redacted_in_a_dry_runs_error(chat: Path, provider: FakeProvider) -> None:
+    chat.write_text(f'+++\nmodel = "m"\ntemperature = "{KEY}"\n+++\n' + QUESTION)
+    result = run(chat, "--dry-run", str(chat))
+    assert result.returncode == 1 and "`temperature` must be a number" in result.stderr, result.stderr
+    assert KEY not in result.stderr and "[redacted]" in result.stderr

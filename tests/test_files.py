@@ -111,3 +111,10 @@ def test_a_read_only_chat_is_not_replaced(chat: Path) -> None:
         replace_chat(chat, OLD.encode(), NEW)
     assert chat.read_text() == OLD and chat.stat().st_mode & 0o777 == 0o444
     assert [p.name for p in chat.parent.iterdir()] == ["chat.md"]
+
+
+@ROOT_ONLY
+def test_a_copy_keeps_no_group_bits_for_another_group(chat: Path) -> None:
+    os.chown(chat, os.geteuid(), 23456)
+    chat.chmod(0o640)
+    assert files.mode_of_copy(chat) == 0o600

@@ -495,3 +495,35 @@ def test_a_refusal_for_unreported_typing_teaches_nothing_about_versions() -> Non
 def test_the_first_guess_of_how_an_editor_counts_versions(client: str, version: str, counts_ahead: bool) -> None:
     """Eglot from 1.17.30 (Emacs 30, track-changes) counts a version only as it reports the change."""
     assert EditorWays.first_guess(client, version).counts_ahead is counts_ahead
+
+
+def test_a_refusal_a_report_explains_is_retried_at_once_and_teaches_nothing() -> None:
+    """eglot 1.17 sends its report of the answer so far just before an edit
+    stamped with the version it had reached: refused. The report is heard
+    first, so the edit goes again at once (no wait for a change already
+    heard), and the way the editor counts is not put in doubt."""
+    session = Session.start(QUESTION, late=True, versions_at_report=True, ways=EditorWays(counts_ahead=False))
+    session.writer.add("one ")
+    session.settle()  # the first edit; then the server trusts replies
+    session.stream("two ")  # applied, not reported
+    session.writer.add("three ")
+    session.server_sends()  # stamped with the version last reported
+    session.editor.flush(session.to_server)  # the report, on its way before the edit lands
+    session.client_step()  # refused: the editor's version grew with its report
+    while session.server_step():  # the report, then the refusal
+        pass
+    assert session.writer.edits_refused == 1 and not session.writer.counts_ahead
+    assert len(session.to_client) == 1  # sent again at once
+    session.writer.finish()
+    session.settle()
+    session.assert_whole(expected_answer("one two three "))
+
+
+def test_one_report_of_typing_either_side_of_the_answer_leaves_it_where_it_was() -> None:
+    """Found by the fuzz test: a key typed at the top and one at the very end,
+    reported as one change around the whole answer, which was all echoed.
+    The answer's end stays where it was, between the two: the closing goes
+    before the key typed last."""
+    session = Session.start(QUESTION, **REPORTING["debounced, merged"])
+    run_steps(session, [("token", "`"), ("client",), ("flush",), ("insert", 0.0, "x"), ("insert", 1.0, "x")])
+    assert session.editor.current.endswith("`\n\n# === USER ===\n\nx")
