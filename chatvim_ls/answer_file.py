@@ -117,12 +117,13 @@ def _complete(path: Path | None, write: bool, signals: Signals) -> int:
     if not asyncio.run(_run(answer, progress, signals)):
         return _fail(f"{where}: stopped; nothing written", signals.status or Exit.STOPPED)
     editor.end_text()
-    status = _status(answer)
     if path is None:
-        return _print_chat(doc.text) or signals.status or status
-    if write and answer.writer.started:
-        return _save(path, was, doc.text) or signals.status or status
-    return signals.status or status
+        failed = _print_chat(doc.text)
+    elif write and answer.writer.started:
+        failed = _save(path, was, doc.text)
+    else:
+        failed = None
+    return failed or signals.status or _status(answer)  # (a signal heard while it was written counts too)
 
 
 class Quit(KeyboardInterrupt):

@@ -13,6 +13,7 @@ ever written to stdout while serving.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -27,7 +28,7 @@ from .chat import parse_chat
 from .config import GlobalConfig, load_global_config, read_text, text_of
 from .context import expand
 from .problems import ChatvimError
-from .providers import BUILTIN_PROVIDERS, NO_MODEL, provider_named
+from .providers import BUILTIN_PROVIDERS, NO_MODEL, key_from_environment, provider_named
 from .request import build_request
 from .secrets import redact, remember_secret
 
@@ -145,12 +146,10 @@ def _remember_keys(config: GlobalConfig) -> None:
     """Every provider's key in the environment, for `redact`: a dry run reads
     none, and a key pasted into a chat may show in a warning."""
     for name in {*BUILTIN_PROVIDERS, *config.providers}:
-        try:
-            variable = provider_named(name, config.providers, os.environ).key_env
-        except ChatvimError:
-            continue
-        if variable:
-            remember_secret(os.environ.get(variable, "").strip())
+        with contextlib.suppress(ChatvimError):  # (a broken provider table, or no key: nothing to hide)
+            key = key_from_environment(provider_named(name, config.providers, os.environ), os.environ)
+            if key:
+                remember_secret(key)
 
 
 def _health(settings: str) -> int:

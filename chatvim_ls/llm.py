@@ -272,6 +272,8 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 def _encodable(text: str) -> str:
     """`text`, a lone surrogate (JSON allows "\\ud800") replaced by U+FFFD: no
     file can hold one in UTF-8."""
+    if text.isascii():  # (nearly every chunk: no work per token)
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

@@ -110,6 +110,11 @@ class _Sent:
     missed: bool = False  # a user change came first: not applied where it was meant to go
     in_doubt: bool = False  # said applied, but missed: dropped, or coming at its old place
 
+    @property
+    def stamped_ahead(self) -> bool:
+        """Its version counted edits not reported yet, or would have (`counted_ahead`)."""
+        return self.ahead > 0 and self.version is not None
+
 
 @dataclass
 class EditorWays:
@@ -324,7 +329,7 @@ class AnswerWriter:
             # again. Unless it may have been the version alone: then the other way is tried at once.
             explained = sent.missed or self.changes_heard > sent.heard
             self.waiting_for_change = not explained
-            if sent.ahead and sent.version is not None and not explained:
+            if sent.stamped_ahead and not explained:
                 self.counts_ahead = not sent.counted_ahead
                 self.waiting_for_change = self.counts_ahead
             self.sent.remove(sent)
@@ -332,7 +337,7 @@ class AnswerWriter:
                 self._queue_again(sent)
             return
         self.refusals_in_a_row = 0
-        if sent.ahead and sent.version is not None:
+        if sent.stamped_ahead:
             self.ways.counts_ahead = sent.counted_ahead  # (a refusal may have been the user's typing, unreported)
         if sent.echoed:
             self.sent.remove(sent)

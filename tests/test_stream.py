@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TypedDict
 
 import pytest
@@ -388,6 +389,17 @@ def test_an_editor_that_counts_versions_as_it_reports_gets_the_whole_answer() ->
     assert session.editor.current.startswith("typed above\n")
 
 
+def streamed_to_a_late_editor(session: Session, words: list[str], typing: Callable[[int], None]) -> None:
+    """The first word, settled (the server's wait for its echo runs out: it
+    trusts replies), then each at once, `typing(i)` after the i-th; then the end."""
+    session.writer.add(words[0])
+    session.settle()
+    for i, word in enumerate(words[1:], 1):
+        session.stream(word)
+        typing(i)
+    session.writer.finish()
+
+
 def test_copies_clamped_to_a_lines_end_are_found_in_a_merged_report() -> None:
     """eglot 1.17 again: the user types a line above the answer, unreported;
     the next edits land at their old coordinates, clamped to the end of the
@@ -395,13 +407,12 @@ def test_copies_clamped_to_a_lines_end_are_found_in_a_merged_report() -> None:
     reports it all. The copies are found and moved: the answer is whole."""
     session = Session.start(QUESTION, late=True, versions_at_report=True, merged_reports=True)
     words = [f"w{i} " for i in range(40)]
-    session.writer.add(words[0])
-    session.settle()
-    for i, word in enumerate(words[1:], 1):
-        session.stream(word)
+
+    def typing(i: int) -> None:
         if i == 20:
             session.editor.user_insert(0, "typed above\n", session.to_server)
-    session.writer.finish()
+
+    streamed_to_a_late_editor(session, words, typing)
     session.settle()
     session.assert_whole(expected_answer("".join(words)))
     assert session.editor.current.startswith("typed above\n") and session.writer.edits_moved > 0
@@ -414,13 +425,12 @@ def test_an_echo_merged_with_typing_below_the_answer_is_not_taken_for_a_copy() -
     the echo, not a copy to take out and write again."""
     session = Session.start(QUESTION, late=True, versions_at_report=True, merged_reports=True)
     words = [f"w{i} " for i in range(12)]
-    session.writer.add(words[0])
-    session.settle()
-    for i, word in enumerate(words[1:], 1):
-        session.stream(word)
+
+    def typing(i: int) -> None:
         if i % 4 == 0:
             session.editor.user_insert(len(session.editor.current), "below", session.to_server)
-    session.writer.finish()
+
+    streamed_to_a_late_editor(session, words, typing)
     session.settle()
     session.assert_whole(expected_answer("".join(words), after="\nbelowbelow"))
     assert session.writer.edits_moved == 0
