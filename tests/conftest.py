@@ -4,6 +4,7 @@ chatvim-ls over stdio (with the editor presets of pytest-lsp)."""
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -82,3 +83,12 @@ def module_provider() -> Iterator[ThreadedFake]:
     threaded = ThreadedFake()
     yield threaded
     threaded.stop()
+
+
+@pytest.fixture
+def refused_port() -> Iterator[int]:
+    """A port bound but not listening, for the whole test: connecting to it is refused,
+    and no other process can take it meanwhile (a port closed and reused once answered)."""
+    with socket.socket() as bound:
+        bound.bind(("127.0.0.1", 0))
+        yield bound.getsockname()[1]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
@@ -99,10 +98,8 @@ async def test_retry_after_is_respected_when_the_sdk_retries(provider: FakeProvi
     assert asyncio.get_running_loop().time() - started >= 0.9  # waited as told
 
 
-async def test_connection_refused(provider: FakeProvider) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+async def test_connection_refused(provider: FakeProvider, refused_port: int) -> None:
+    port = refused_port
     _, _, error = await run(f"http://127.0.0.1:{port}/v1")
     assert one_line(error) == f"cannot reach fake at 127.0.0.1:{port}: connection refused; is it running?"
     assert DETAILS[-1] == f"http://127.0.0.1:{port}/v1: APIConnectionError: connection refused"  # for the log

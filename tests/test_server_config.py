@@ -71,10 +71,9 @@ async def test_mistral_content_parts(client: EditorClient, fake: FakeProvider) -
     assert answer and editor.text == QUESTION + OPENING + answer + CLOSING
 
 
-async def test_connection_refused_is_one_clear_message(client: EditorClient, fake: FakeProvider) -> None:
-    with socket.socket() as free:
-        free.bind(("127.0.0.1", 0))
-        port = free.getsockname()[1]
+async def test_connection_refused_is_one_clear_message(client: EditorClient, fake: FakeProvider,
+                                                      refused_port: int) -> None:  # fmt: skip
+    port = refused_port
     settings = {"chatvim": {"providers": {"fake": {"base_url": f"http://127.0.0.1:{port}/v1",
                                                    "api_key_env": "FAKE_API_KEY"}}}}  # fmt: skip
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -104,14 +103,6 @@ async def plain_http_port() -> AsyncIterator[int]:
     server = await asyncio.start_server(answer, "127.0.0.1", 0)
     async with server:
         yield server.sockets[0].getsockname()[1]
-
-
-@pytest.fixture
-def refused_port() -> Iterator[int]:
-    """A port bound but not listening: connecting to it is refused."""
-    with socket.socket() as bound:
-        bound.bind(("127.0.0.1", 0))
-        yield bound.getsockname()[1]
 
 
 # Both presets take versioned edits: Emacs (utf-32) refuses a stale one, VS Code
