@@ -116,6 +116,7 @@ def targets(runs: list[latency.Run], growth: dict[str, latency.Run], started: st
     at_200 = next(r for r in runs if r.way == "chatvim-ls" and r.rate == 200)
     at_1000 = next(r for r in runs if r.way == "chatvim-ls" and r.rate == 1000)
     one, ten = per_token[0], per_token[1]
+    sdk = next(f for f in per_token if "SDK" in f.name)
     small, big = growth["1 KB"], growth["2 MB"]
     cpu_small, cpu_big = small.cpu_ms_per_edit or 0.0, big.cpu_ms_per_edit or 0.0
     initialize = statistics.median(started.initialize_ms) / statistics.median(started.bare_initialize_ms)
@@ -129,7 +130,8 @@ def targets(runs: list[latency.Run], growth: dict[str, latency.Run], started: st
         ("p95 token -> buffer at 1,000 tokens/s", "≤ 3 ms, none lost",
          f"{at_1000.percentile(0.95):.2f} ms, {at_1000.lost} lost",
          at_1000.percentile(0.95) <= 3 and at_1000.lost == 0),
-        ("server CPU per token, one answer at 200 tokens/s", "≤ 0.5 ms", f"{one.cpu_ms_per_token:.2f} ms",
+        ("server CPU per token, one answer at 200 tokens/s", "≤ 0.5 ms",
+         f"{one.cpu_ms_per_token:.2f} ms (the openai SDK alone: {sdk.cpu_ms_per_token:.2f} ms)",
          one.cpu_ms_per_token <= 0.5),
         ("ten answers at once, 200 tokens/s each: p95 token -> applyEdit, share of a core", "≤ 10 ms at ≤ 0.6",
          f"{ten.p95:.1f} ms at {ten.core_share:.2f}", ten.p95 <= 10 and ten.core_share <= 0.6),

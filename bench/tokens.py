@@ -14,6 +14,12 @@ Runs: one answer of 400 tokens at 200 tokens/s, then ten at once (each in a
 document of its own), then one at 1,000 tokens/s. Printed per run: the
 server's CPU per token and share of a core while streaming (from /proc),
 and token -> applyEdit p50/p95/max over every token of every answer.
+
+Then the floors, the same 400 tokens at 200 tokens/s read by a process that
+does nothing else with them: the openai SDK as the server calls it, and a
+bare asyncio socket (token -> arrival there). A token read costs the server
+at least the SDK's figure; the socket's is what one wake-up of Python's event
+loop costs on this machine.
 """
 
 from __future__ import annotations
@@ -52,6 +58,36 @@ profile = cProfile.Profile(time.process_time)  # CPU time: waiting in epoll cost
 signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
 signal.signal(signal.SIGUSR2, lambda *_: (profile.disable(), profile.dump_stats(sys.argv[1])))
 main([])
+"""
+
+
+#: A reader of one stream, for the floors: prints its CPU seconds while reading, and when each token came.
+FLOOR = """
+import asyncio, json, re, sys, time
+async def sdk(url, body):
+    import openai
+    client = openai.AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
+    stream = await client.post("/chat/completions", body=body, cast_to=object, stream=True,
+                               stream_cls=openai.AsyncStream[object])
+    start, seen = time.process_time(), {}
+    async for chunk in stream:
+        for token in re.findall(r"t(\\d{4}) ", json.dumps(chunk)):
+            seen.setdefault(token, time.monotonic_ns())
+    return time.process_time() - start, seen
+async def socket(url, body):
+    host, port = url.split("/")[2].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    data = json.dumps(body).encode()
+    writer.write(b"POST /v1/chat/completions HTTP/1.1\\r\\nHost: %s\\r\\nContent-Type: application/json\\r\\n"
+                 b"Content-Length: %d\\r\\n\\r\\n%s" % (host.encode(), len(data), data))
+    start, seen = time.process_time(), {}
+    while (read := await reader.read(65536)) and b"[DONE]" not in read:
+        for token in re.findall(rb"t(\\d{4}) ", read):
+            seen.setdefault(token.decode(), time.monotonic_ns())
+    return time.process_time() - start, seen
+kind, url, body = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+cpu, seen = asyncio.run(sdk(url, body) if kind == "sdk" else socket(url, body))
+print(json.dumps({"cpu": cpu, "seen": seen}))
 """
 
 
@@ -228,9 +264,30 @@ async def measure(profile_to: Path | None = None) -> list[Figures]:
     else:
         runs.append(await answers(client, fake, "ten at once, 200 tokens/s each", 10, 400, 200))
         runs.append(await answers(client, fake, "one answer, 1000 tokens/s", 1, 1000, 1000))
+        runs.append(await floor(fake, "floor: the openai SDK alone, 200/s", "sdk"))
+        runs.append(await floor(fake, "floor: a bare socket, 200/s", "socket"))
     await client.stop()
     await fake.stop()
     return runs
+
+
+async def floor(fake: FakeProvider, name: str, kind: str, tokens: int = 400, rate: float = 200) -> Figures:
+    """One stream read by `FLOOR` (`kind`: "sdk" or "socket"): token -> arrival there."""
+    fake.scenarios["m"] = Scenario.text([f"t{i:04d} " for i in range(tokens)], delay=1 / rate, paced=True)
+    body = {"model": "m", "messages": [{"role": "user", "content": "Story floor."}], "stream": True}
+    reader = await asyncio.create_subprocess_exec(sys.executable, "-c", FLOOR, kind, fake.base_url, json.dumps(body),
+                                                  stdout=asyncio.subprocess.PIPE, env=SERVER_ENV)  # fmt: skip
+    output, _ = await reader.communicate()
+    read = json.loads(output)
+    sent = {}
+    for at, payload in fake.requests[-1].sent:
+        choices = json.loads(payload).get("choices") or [{}]
+        if match := TOKEN.match((choices[0].get("delta") or {}).get("content") or ""):
+            sent[match[1]] = at
+    latencies = [(read["seen"][i] - at) / 1e6 for i, at in sent.items() if i in read["seen"]]
+    elapsed = tokens / rate
+    return Figures(name, read["cpu"] * 1000 / tokens, read["cpu"] / elapsed, latencies,
+                   len([i for i in sent if i not in read["seen"]]))  # fmt: skip
 
 
 def table(runs: list[Figures]) -> str:

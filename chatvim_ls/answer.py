@@ -249,10 +249,7 @@ class Answer:
             deadline = self._replied_at + ECHO_PATIENCE
         elif writer.all_sent and writer.unconfirmed:
             deadline = self._replied_at + ECHO_WAIT
-        timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
-        try:
-            await asyncio.wait_for(self._wake.wait(), timeout)
-        except asyncio.TimeoutError:
+        if not await self._woken_before(deadline):
             if writer.waiting_for_change:
                 writer.retry_now()
             elif writer.in_doubt:
@@ -265,6 +262,28 @@ class Answer:
                 log.info("the editor has not reported the answer's last edits; it said it applied them")
                 writer.trust_unconfirmed()
         self._wake.clear()
+
+    async def _woken_before(self, deadline: float | None) -> bool:
+        """Wait for `_wake` until `deadline` (monotonic time; None: no end);
+        False if the time was up first. One timer of the loop's: the writer
+        waits once per token, and `asyncio.wait_for` made a task and a timer
+        for each wait (`python bench/tokens.py --profile`)."""
+        if deadline is None:
+            await self._wake.wait()
+            return True
+        timed_out = False
+
+        def time_up() -> None:
+            nonlocal timed_out
+            timed_out = True
+            self._wake.set()
+
+        timer = asyncio.get_running_loop().call_later(max(0.0, deadline - time.monotonic()), time_up)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
+        return not timed_out
 
     def _typing(self) -> bool:
         return time.monotonic() - self._last_user_change < REPAIR_PAUSE

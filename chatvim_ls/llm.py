@@ -18,6 +18,7 @@ import functools
 import importlib
 import re
 import ssl
+import sys
 import threading
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -146,7 +147,7 @@ async def stream_answer(
             chunks = aiter(stream)
             while True:
                 try:
-                    chunk = await asyncio.wait_for(anext(chunks), timeouts.between_chunks)
+                    chunk = await _next_chunk(chunks, timeouts.between_chunks)
                 except StopAsyncIteration:
                     break
                 except asyncio.TimeoutError:
@@ -172,6 +173,16 @@ async def stream_answer(
         detail = _provider_words(exc) or f"{provider.base_url}: {type(exc).__name__}: {_root_cause(exc)}"
         network = isinstance(exc, openai.APIConnectionError)  # (a timeout is one too)
         raise ProviderError(describe_error(exc, provider, request.model), detail, network=network) from None
+
+
+async def _next_chunk(chunks: AsyncIterator[object], seconds: float) -> object:
+    """The stream's next chunk; TimeoutError after `seconds` without one.
+    On Python 3.11 and later, a timer and no task (`asyncio.wait_for` made
+    both for every chunk)."""
+    if sys.version_info < (3, 11):
+        return await asyncio.wait_for(anext(chunks), seconds)
+    async with asyncio.timeout(seconds):
+        return await anext(chunks)
 
 
 @functools.lru_cache(maxsize=16)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol, lsp_method
+from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol, lsp_method
 
 from . import __version__
 from .features import (
@@ -62,6 +63,10 @@ class ChatvimProtocol(LanguageServerProtocol):
 
     _server: ChatvimServer
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_ids = itertools.count(1)  # (`send_request_async`)
+
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
         log.debug("didOpen %s v%s", params.text_document.uri, params.text_document.version)
@@ -97,6 +102,22 @@ class ChatvimProtocol(LanguageServerProtocol):
         else:
             _rpc_log.debug("Error message received.")
             context.run(self._handle_response, message.id, None, message.error)
+
+    def send_request_async(self, method: str, params: Any | None = None, msg_id: Any | None = None) -> Any:
+        """pygls' own, but the reply is awaited on an asyncio future, and the
+        id is a count. pygls books a thread-safe future and wraps it, so every
+        reply crossed to the loop through its self-pipe (a write, a wakeup and
+        a read per edit, in a server of one thread), and draws each id from
+        `os.urandom`."""
+        if msg_id is None:
+            msg_id = f"chatvim-{next(self._request_ids)}"
+        _rpc_log.debug("Sending request with id %r: %s", msg_id, method)
+        request_type = self.get_message_type(method) or JsonRPCRequestMessage
+        future = asyncio.get_running_loop().create_future()
+        self._request_futures[msg_id] = future  # type: ignore[assignment]  # (its replies only set_result)
+        self._result_types[msg_id] = self.get_result_type(method)
+        self._send_data(request_type(id=msg_id, method=method, params=params, jsonrpc=self.VERSION))
+        return future
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         # `chatvim.complete` answers at once and streams on: from the user's side the
@@ -140,8 +161,8 @@ class ChatvimServer(LanguageServer):
     def command_answered(self) -> None:
         self.command_answered_at = time.monotonic()
 
-    async def answer_to(self, request: Awaitable[T], what: str) -> T:
-        """The editor's answer to a request the server sent. Emacs' JSON-RPC
+    async def answer_to(self, send: Callable[[], Awaitable[T]], what: str) -> T:
+        """The editor's answer to the request that `send` sends. Emacs' JSON-RPC
         (eglot and lsp-mode on Emacs 28 and 29) leaves a request unread when it
         comes in the same read as the answer Emacs was waiting for (to the
         user's `executeCommand`), until something more arrives: so a line for
@@ -151,13 +172,27 @@ class ChatvimServer(LanguageServer):
         gap = self.command_answered_at + COMMAND_GAP - time.monotonic()
         if gap > 0:  # ...and worse, lsp-mode drops it: so it goes in a read of its own
             await asyncio.sleep(gap)
-        reply = asyncio.ensure_future(request)
-        wait = NUDGE_AFTER
-        while not (await asyncio.wait({reply}, timeout=wait))[0]:
+        reply = asyncio.ensure_future(send())
+        if not reply.done():
+            self._nudge_until(reply, what)
+        return await asyncio.shield(reply)
+
+    def _nudge_until(self, reply: asyncio.Future[Any], what: str) -> None:
+        """A line for the editor's log after `NUDGE_AFTER` without `reply`,
+        and every `NUDGE_EVERY` after that (`answer_to`). A timer of the
+        loop's: an edit is sent per token, and `asyncio.wait` with a timeout
+        cost a future and a timer more per edit."""
+        loop = asyncio.get_running_loop()
+
+        def nudge() -> None:
+            if reply.done():
+                return
             message = f"waiting for the editor to answer {what}"
             self.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Log, message=message))
-            wait = NUDGE_EVERY
-        return await asyncio.shield(reply)
+            timer[0] = loop.call_later(NUDGE_EVERY, nudge)
+
+        timer = [loop.call_later(NUDGE_AFTER, nudge)]
+        reply.add_done_callback(lambda _: timer[0].cancel())
 
 
 FEATURES = (

@@ -44,6 +44,22 @@ async def test_an_editor_slow_to_apply_edits_gets_them_one_at_a_time(client: Edi
     assert len(editor.edits) < TOKENS / 4  # coalesced (about one edit per 50 ms of tokens)
 
 
+@pytest.mark.parametrize("client", ["visual-studio-code"], indirect=True)
+async def test_an_edit_the_editor_is_slow_to_answer_sends_a_line_to_its_log(client: EditorClient,
+                                                                           fake: FakeProvider) -> None:  # fmt: skip
+    """Emacs 28 and 29 read a request left in their input only when more
+    comes (server.py `answer_to`): a line for the log after 0.25 s without an
+    answer, and every 2 s after that; none once the editor has answered."""
+    fake.scenarios["m"] = Scenario.text(["one"])
+    editor = open_chat(client)
+    editor.apply_delay = 2.4  # a line after 0.25 s, another after 2.25 s
+    await complete(client, editor)
+    await wait_until(lambda: closing_written(editor), timeout=30)
+    nudges = [m for m in client.log_messages if m.message == "waiting for the editor to answer an edit"]
+    assert len(nudges) == 2 * len(editor.edits)
+    assert editor.text == QUESTION[:-1] + written("one") + "\n"
+
+
 def rss_kb(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

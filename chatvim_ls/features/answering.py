@@ -225,8 +225,10 @@ class LspEditor:
         else:
             workspace_edit = lsp.WorkspaceEdit(changes={self.uri: [text_edit]})
         # No label: Neovim prints "Workspace edit <label>" for every edit.
-        reply = self.server.workspace_apply_edit_async(lsp.ApplyWorkspaceEditParams(edit=workspace_edit))
-        result = await self.server.answer_to(reply, "an edit")
+        # (The protocol's future, not pygls' coroutine around it: that made a task per edit.)
+        params = lsp.ApplyWorkspaceEditParams(edit=workspace_edit)
+        send = self.server.protocol.send_request_async
+        result = await self.server.answer_to(lambda: send(lsp.WORKSPACE_APPLY_EDIT, params), "an edit")
         return bool(result and result.applied)
 
     async def progress_begin(self, message: str) -> None:
@@ -235,7 +237,7 @@ class LspEditor:
         token = f"chatvim-{uuid.uuid4().hex}"
         progress = self.server.work_done_progress
         try:
-            await asyncio.wait_for(self.server.answer_to(progress.create_async(token), "a progress token"), 5)
+            await asyncio.wait_for(self.server.answer_to(lambda: progress.create_async(token), "a progress token"), 5)
         except Exception:
             log.warning("the editor did not accept a progress token", exc_info=True)
             return

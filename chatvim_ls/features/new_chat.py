@@ -163,5 +163,5 @@ async def _shown(server: ChatvimServer, path: Path, line: int, *, show: bool) ->
     elif show:
         cursor = lsp.Range(start=lsp.Position(line=line, character=0), end=lsp.Position(line=line, character=0))
         params = lsp.ShowDocumentParams(uri=uri, take_focus=True, selection=cursor)
-        await server.answer_to(server.window_show_document_async(params), "a new chat to show")
+        await server.answer_to(lambda: server.window_show_document_async(params), "a new chat to show")
     return {"uri": uri, "path": str(path), "line": line}
