@@ -3,6 +3,7 @@ editor preset: diagnostics (pushed, or pulled where the client pulls)."""
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 from pathlib import Path
 
@@ -83,6 +84,29 @@ async def test_an_answer_is_checked_once_it_has_ended(client: EditorClient, fake
     fence = editor.text.splitlines().index("```python")
     (found,) = await diagnostics_when(client, editor, lambda d: len(d) == 1)
     assert summary([found]) == [(fence, 0, fence, 9, WARNING)]
+
+
+@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
+async def test_a_pull_while_an_answer_streams_is_answered_when_it_has_ended(client: EditorClient,
+                                                                           fake: FakeProvider) -> None:  # fmt: skip
+    """Neovim 0.11 pulls after every change (a token each): a pull is held
+    until the document holds the whole answer, then worked out once."""
+    fake.scenarios["m"] = Scenario.text(["word "] * 20, delay=0.05)
+    editor = open_chat(client, QUESTION)
+    await diagnostics_when(client, editor, lambda d: d == [])
+    await complete(client, editor)
+    await wait_until(lambda: "word" in editor.text)
+    editor.type(editor.text.index("+++\n", 1), "temprature = 1\n")  # a problem, typed while it streams
+    pull = asyncio.ensure_future(
+        client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(text_document=here(editor)))
+    )
+    answered_after_the_end: list[bool] = []
+    pull.add_done_callback(lambda _: answered_after_the_end.append(closing_written(editor)))
+    report = await pull
+    assert answered_after_the_end == [True]
+    assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport), report
+    (found,) = report.items
+    assert "did you mean `temperature`?" in found.message
 
 
 OUTLINE = QUESTION + "\n# === ASSISTANT ===\n\nTwo.\n\n```\ncode\n```\n\n# === USER ===\n\n"

@@ -7,16 +7,19 @@
   config.md, when it is open, gets `checks.global_config_problems`.
 - Pushed (`textDocument/publishDiagnostics`) on open and after each change,
   unless the client pulls (`textDocument/diagnostic`): then it
-  is answered, and "unchanged" while nothing changed (so a client that pulls
-  after every change, as Neovim does, costs nothing while an answer streams).
-- While an answer streams into a chat, nothing is pushed: the document is
-  in flux, and one notification per token would be waste. Its diagnostics
-  follow when the answer has ended (`answer_ended`).
+  is answered, and "unchanged" while nothing changed.
+- While an answer streams into a chat, nothing is pushed, and a pull is
+  answered only once the answer has ended (`answer_ended`): the document is
+  in flux, and Neovim pulls after every change, a token each, cancelling
+  the pull before (0.11 sends no `previousResultId`, so each was worked out
+  in full). The last pull is answered when the document holds the whole
+  answer.
 - Source `chatvim`; errors stop `chatvim.complete`, warnings do not.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,6 +49,7 @@ class Diagnostics(Listener):
         self.shown: dict[str, list[lsp.Diagnostic]] = {}  # pushed, or answered to a pull (with `report_ids`)
         self.report_ids: dict[str, str] = {}
         self.reports = 0
+        self.answer_ends: dict[str, asyncio.Future[None]] = {}  # pulls held while an answer streams in
         server.documents.listeners.append(self)
 
     def opened(self, doc: TextDocument) -> None:
@@ -67,9 +71,11 @@ class Diagnostics(Listener):
             self._push(doc)
 
     def answer_ended(self, doc: TextDocument) -> None:
+        self._release_pulls(doc.uri)
         self._push(doc)
 
     def closed(self, uri: str) -> None:
+        self._release_pulls(uri)
         followed = self.checks.pop(uri, None) is not None or uri in self.configs
         self.configs.discard(uri)
         self.report_ids.pop(uri, None)
@@ -94,12 +100,10 @@ class Diagnostics(Listener):
         return [_diagnostic(doc, p) for p in problems]
 
     def report(self, doc: TextDocument | None, previous: str | None) -> lsp.DocumentDiagnosticReport:
-        """The answer to a pull: unchanged while an answer streams in, or when it is the same."""
+        """The answer to a pull: "unchanged" when it is the same."""
         if doc is None:
             return lsp.RelatedFullDocumentDiagnosticReport(items=[])
         last = self.report_ids.get(doc.uri)
-        if last is not None and previous == last and doc.uri in self.server.documents.takers:
-            return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=last)
         items = self.diagnostics(doc)
         if last is not None and previous == last and items == self.shown.get(doc.uri):
             return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=last)
@@ -107,6 +111,21 @@ class Diagnostics(Listener):
         self.report_ids[doc.uri] = str(self.reports)
         self.shown[doc.uri] = items
         return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(self.reports))
+
+    async def settled(self, uri: str) -> None:
+        """At once, unless an answer streams into `uri`: then once it has
+        ended, or the document was closed."""
+        if uri not in self.server.documents.takers:
+            return
+        ended = self.answer_ends.get(uri)
+        if ended is None:
+            ended = self.answer_ends[uri] = asyncio.get_running_loop().create_future()
+        await asyncio.shield(ended)  # (a pull cancelled leaves it to the next)
+
+    def _release_pulls(self, uri: str) -> None:
+        ended = self.answer_ends.pop(uri, None)
+        if ended is not None and not ended.done():
+            ended.set_result(None)
 
     def _push(self, doc: TextDocument) -> None:
         """Even when nothing changed: flymake (eglot, lsp-mode) waits for a report after every change."""
@@ -166,6 +185,7 @@ def register(server: ChatvimServer) -> None:
         lsp.TEXT_DOCUMENT_DIAGNOSTIC,
         lsp.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=True, workspace_diagnostics=False),
     )
-    def pull(params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
+    async def pull(params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
+        await diagnostics.settled(params.text_document.uri)
         doc = server.documents.get(params.text_document.uri)
         return diagnostics.report(doc, params.previous_result_id)
