@@ -31,7 +31,7 @@ from typing import TypeAlias, cast
 from lsprotocol import types as lsp
 from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
-from pytest_lsp.client import register_lsp_features
+from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from .fake_provider import FIXTURES, FakeProvider, Scenario
 
@@ -56,12 +56,15 @@ class EditorClient(LanguageClient):
 
     def __init__(self, preset: str = "neovim@0.11") -> None:
         super().__init__(converter_factory=default_converter)
-        register_lsp_features(self)
+        # pytest-lsp's own, but for diagnostics pushed: also kept in order (`pushes`)
+        register_lsp_features(self, {m: f for m, f in DEFAULT_CLIENT_FEATURES.items()
+                                     if m != lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS})  # fmt: skip
         self.preset = preset
         self.editors: dict[str, EditorCopy] = {}
         self.position_encoding: str = "utf-16"
         self.code_lens_refreshes = 0
         self.inlay_hint_refreshes = 0
+        self.pushes: list[lsp.PublishDiagnosticsParams] = []  # every diagnostics push, in order
         self.shut_down = False  # a test shut the server down itself
 
         @self.feature(lsp.WORKSPACE_APPLY_EDIT)
@@ -73,6 +76,11 @@ class EditorClient(LanguageClient):
                 await asyncio.sleep(editor.apply_delay)
                 editor.applying -= 1
             return editor.apply(params)
+
+        @self.feature(lsp.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+        def diagnostics_pushed(params: lsp.PublishDiagnosticsParams) -> None:
+            self.diagnostics[params.uri] = params.diagnostics
+            self.pushes.append(params)
 
         @self.feature(lsp.WORKSPACE_CODE_LENS_REFRESH)
         def refresh_code_lenses(params: None) -> None:
@@ -327,25 +335,10 @@ async def stream_recorded(client: EditorClient, fake: FakeProvider, name: str) -
     return editor, fixture_text(name)
 
 
-def pulls_diagnostics(client: EditorClient) -> bool:
-    """Whether this client asks for diagnostics (Neovim 0.11) rather than being sent them."""
-    text_document = client.preset_capabilities().text_document
-    return bool(text_document and text_document.diagnostic is not None)
-
-
 async def diagnostics_when(
     client: EditorClient, editor: EditorCopy, check: Callable[[list[lsp.Diagnostic]], bool]
 ) -> list[lsp.Diagnostic]:
-    """The document's diagnostics once `check` holds for them: pulled where
-    the client pulls (one pull, answered after every change sent before it),
-    else as the server pushed them."""
-    if pulls_diagnostics(client):
-        report = await client.text_document_diagnostic_async(
-            lsp.DocumentDiagnosticParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
-        )
-        assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport), report
-        assert check(list(report.items)), report.items
-        return list(report.items)
+    """The document's diagnostics, as the server last pushed them, once `check` holds for them."""
     await wait_until(lambda: check(list(client.diagnostics.get(editor.uri, []))))
     return list(client.diagnostics.get(editor.uri, []))
 

@@ -1,9 +1,8 @@
 """The language features of a chat over real stdio JSON-RPC, under each
-editor preset: diagnostics (pushed, or pulled where the client pulls)."""
+editor preset: diagnostics (pushed), outline, folds, completion, hover."""
 
 from __future__ import annotations
 
-import asyncio
 import tempfile
 from pathlib import Path
 
@@ -86,26 +85,20 @@ async def test_an_answer_is_checked_once_it_has_ended(client: EditorClient, fake
     assert summary([found]) == [(fence, 0, fence, 9, WARNING)]
 
 
-@pytest.mark.parametrize("client", ["neovim@0.11"], indirect=True)
-async def test_a_pull_while_an_answer_streams_is_answered_when_it_has_ended(client: EditorClient,
-                                                                           fake: FakeProvider) -> None:  # fmt: skip
-    """Neovim 0.11 pulls after every change (a token each): a pull is held
-    until the document holds the whole answer, then worked out once."""
+async def test_nothing_is_pushed_while_an_answer_streams_in(client: EditorClient, fake: FakeProvider) -> None:
+    """Not even for a problem typed meanwhile: one push, once the document holds the whole answer."""
     fake.scenarios["m"] = Scenario.text(["word "] * 20, delay=0.05)
     editor = open_chat(client, QUESTION)
     await diagnostics_when(client, editor, lambda d: d == [])
     await complete(client, editor)
     await wait_until(lambda: "word" in editor.text)
+    pushes = len(client.pushes)
     editor.type(editor.text.index("+++\n", 1), "temprature = 1\n")  # a problem, typed while it streams
-    pull = asyncio.ensure_future(
-        client.text_document_diagnostic_async(lsp.DocumentDiagnosticParams(text_document=here(editor)))
-    )
-    answered_after_the_end: list[bool] = []
-    pull.add_done_callback(lambda _: answered_after_the_end.append(closing_written(editor)))
-    report = await pull
-    assert answered_after_the_end == [True]
-    assert isinstance(report, lsp.RelatedFullDocumentDiagnosticReport), report
-    (found,) = report.items
+    await wait_until(lambda: ended(client) and closing_written(editor))
+    await wait_until(lambda: len(client.pushes) > pushes)
+    (push,) = client.pushes[pushes:]
+    assert push.version == editor.version  # the whole answer
+    (found,) = push.diagnostics
     assert "did you mean `temperature`?" in found.message
 
 

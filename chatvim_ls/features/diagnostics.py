@@ -6,20 +6,18 @@
   (`context.problems`: checked anew each time, as the files may change);
   config.md, when it is open, gets `checks.global_config_problems`.
 - Pushed (`textDocument/publishDiagnostics`) on open and after each change,
-  unless the client pulls (`textDocument/diagnostic`): then it
-  is answered, and "unchanged" while nothing changed.
-- While an answer streams into a chat, nothing is pushed, and a pull is
-  answered only once the answer has ended (`answer_ended`): the document is
-  in flux, and Neovim pulls after every change, a token each, cancelling
-  the pull before (0.11 sends no `previousResultId`, so each was worked out
-  in full). The last pull is answered when the document holds the whole
-  answer.
+  to every editor. The server offers no pull (`textDocument/diagnostic`):
+  Neovim 0.11 pulls after every change, which while an answer streams is a
+  pull and a `$/cancelRequest` more per token, and made token -> buffer p95
+  4x (`python bench/latency.py`).
+- While an answer streams into a chat, nothing is pushed: the document is
+  in flux, and one notification per token would be waste. Its diagnostics
+  follow when the answer has ended (`answer_ended`).
 - Source `chatvim`; errors stop `chatvim.complete`, warnings do not.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -46,10 +44,7 @@ class Diagnostics(Listener):
         self.server = server
         self.checks: dict[str, ChatChecks] = {}
         self.configs: set[str] = set()  # config.md, open
-        self.shown: dict[str, list[lsp.Diagnostic]] = {}  # pushed, or answered to a pull (with `report_ids`)
-        self.report_ids: dict[str, str] = {}
-        self.reports = 0
-        self.answer_ends: dict[str, asyncio.Future[None]] = {}  # pulls held while an answer streams in
+        self.shown: dict[str, list[lsp.Diagnostic]] = {}  # pushed
         server.documents.listeners.append(self)
 
     def opened(self, doc: TextDocument) -> None:
@@ -71,15 +66,12 @@ class Diagnostics(Listener):
             self._push(doc)
 
     def answer_ended(self, doc: TextDocument) -> None:
-        self._release_pulls(doc.uri)
         self._push(doc)
 
     def closed(self, uri: str) -> None:
-        self._release_pulls(uri)
         followed = self.checks.pop(uri, None) is not None or uri in self.configs
         self.configs.discard(uri)
-        self.report_ids.pop(uri, None)
-        if self.shown.pop(uri, None) is not None and followed and not _pulls(self.server):
+        if self.shown.pop(uri, None) is not None and followed:
             self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # -- what is wrong -----------------------------------------------------------
@@ -99,37 +91,9 @@ class Diagnostics(Listener):
             return []
         return [_diagnostic(doc, p) for p in problems]
 
-    def report(self, doc: TextDocument | None, previous: str | None) -> lsp.DocumentDiagnosticReport:
-        """The answer to a pull: "unchanged" when it is the same."""
-        if doc is None:
-            return lsp.RelatedFullDocumentDiagnosticReport(items=[])
-        last = self.report_ids.get(doc.uri)
-        items = self.diagnostics(doc)
-        if last is not None and previous == last and items == self.shown.get(doc.uri):
-            return lsp.RelatedUnchangedDocumentDiagnosticReport(result_id=last)
-        self.reports += 1
-        self.report_ids[doc.uri] = str(self.reports)
-        self.shown[doc.uri] = items
-        return lsp.RelatedFullDocumentDiagnosticReport(items=items, result_id=str(self.reports))
-
-    async def settled(self, uri: str) -> None:
-        """At once, unless an answer streams into `uri`: then once it has
-        ended, or the document was closed."""
-        if uri not in self.server.documents.takers:
-            return
-        ended = self.answer_ends.get(uri)
-        if ended is None:
-            ended = self.answer_ends[uri] = asyncio.get_running_loop().create_future()
-        await asyncio.shield(ended)  # (a pull cancelled leaves it to the next)
-
-    def _release_pulls(self, uri: str) -> None:
-        ended = self.answer_ends.pop(uri, None)
-        if ended is not None and not ended.done():
-            ended.set_result(None)
-
     def _push(self, doc: TextDocument) -> None:
         """Even when nothing changed: flymake (eglot, lsp-mode) waits for a report after every change."""
-        if _pulls(self.server) or (doc.uri not in self.checks and doc.uri not in self.configs):
+        if doc.uri not in self.checks and doc.uri not in self.configs:
             return
         items = self.diagnostics(doc)
         self.shown[doc.uri] = items
@@ -153,11 +117,6 @@ class Diagnostics(Listener):
         return False
 
 
-def _pulls(server: ChatvimServer) -> bool:
-    text_document = server.client_capabilities.text_document
-    return bool(text_document and text_document.diagnostic is not None)
-
-
 def _is_config_md(doc: TextDocument) -> bool:
     path = file_path(doc.uri)
     return path is not None and path == config_path(os.environ).resolve()
@@ -179,13 +138,4 @@ def _position(doc: TextDocument, pos: Position) -> lsp.Position:
 
 
 def register(server: ChatvimServer) -> None:
-    diagnostics = Diagnostics(server)
-
-    @server.feature(
-        lsp.TEXT_DOCUMENT_DIAGNOSTIC,
-        lsp.DiagnosticOptions(identifier=SOURCE, inter_file_dependencies=True, workspace_diagnostics=False),
-    )
-    async def pull(params: lsp.DocumentDiagnosticParams) -> lsp.DocumentDiagnosticReport:
-        await diagnostics.settled(params.text_document.uri)
-        doc = server.documents.get(params.text_document.uri)
-        return diagnostics.report(doc, params.previous_result_id)
+    Diagnostics(server)
