@@ -1,8 +1,9 @@
 """Typing while an answer streams, in a real terminal: Neovim 0.11 with the
 plugin and markdown highlighting runs in tmux; a keystroke goes in with
 `tmux send-keys` and the time until it shows on the screen
-(`tmux capture-pane`) is measured, idle and while an answer streams at
-200 tokens/s below the line being typed.
+(`tmux capture-pane`) is measured, idle, while an answer streams at
+200 tokens/s below the line being typed, and while three do (two more chats
+in windows below).
 
     python bench/keystrokes.py             # from the repository root, with the test extras installed
 
@@ -80,15 +81,17 @@ def start(home: Path, chat: Path, fake_url: str) -> None:
     tmux("new-session", "-d", "-s", "bench", "-x", "120", "-y", "40", f"env {shell}")
 
 
-def measure() -> tuple[list[float], list[float]]:
+def measure() -> tuple[list[float], list[float], list[float]]:
+    """The echo times idle, while one answer streams, and while three do."""
     threaded = ThreadedFake()
     fake = threaded.fake
     words = [f"word{i} " + ("\n" if i % 12 == 11 else "") for i in range(4000)]
     fake.scenarios["m"] = Scenario.text(words, delay=1 / 200, paced=True)  # 20 s of answer
     home = Path(tempfile.mkdtemp(prefix="chatvim-typing-"))
-    chat = home / "chat.md"
-    chat.write_text("notes: \n\n# === USER ===\n\nTell me **everything** about `markdown`.\n")
-    start(home, chat, fake.base_url)
+    chats = [home / name for name in ("chat.md", "chat2.md", "chat3.md")]
+    for chat in chats:
+        chat.write_text("notes: \n\n# === USER ===\n\nTell me **everything** about `markdown`.\n")
+    start(home, chats[0], fake.base_url)
     try:
         wait_for(lambda: "USER" in screen())
         time.sleep(1.0)  # let the client attach; nothing to await from outside Neovim
@@ -97,26 +100,38 @@ def measure() -> tuple[list[float], list[float]]:
         tmux("send-keys", "-t", "bench", "Escape", ":ChatvimComplete", "Enter")
         wait_for(lambda: "word3 " in screen())
         tmux("send-keys", "-t", "bench", "ggA")
-        streaming = echo_times(KEYSTROKES)
-        assert len(fake.requests[-1].sent) < len(words), "the answer ended before the typing did"
+        one = echo_times(KEYSTROKES)
+        tmux("send-keys", "-t", "bench", "Escape")
+        for chat in chats[1:]:  # each in a window below, asked at once
+            tmux("send-keys", "-t", "bench", f":belowright split {chat}", "Enter")
+            wait_for(lambda: chat.name in screen())  # noqa: B023 (waited for within the iteration)
+            tmux("send-keys", "-t", "bench", ":ChatvimComplete", "Enter")
+        wait_for(lambda: len(fake.requests) == 3)
+        wait_for(lambda: screen().count("word3 ") >= 3)
+        tmux("send-keys", "-t", "bench", ":wincmd t", "Enter", "ggA")
+        three = echo_times(KEYSTROKES)
+        assert all(len(r.sent) < len(words) for r in fake.requests), "an answer ended before the typing did"
     finally:
         subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
         wait_for(lambda: all(r.closed.is_set() for r in fake.requests))  # Neovim and its server are gone
         threaded.stop()
-    return idle, streaming
+    return idle, one, three
 
 
-def table(idle: list[float], streaming: list[float]) -> str:
+def table(idle: list[float], one: list[float], three: list[float]) -> str:
     def p95(values: list[float]) -> float:
         return sorted(values)[round(0.95 * len(values)) - 1]
 
-    ratio = statistics.median(streaming) / statistics.median(idle)
+    def row(name: str, values: list[float]) -> str:
+        ratio = statistics.median(values) / statistics.median(idle)
+        return f"| {name} | {statistics.median(values):.1f} | {p95(values):.1f} | {ratio:.2f}x |"
+
     return "\n".join([
-        f"| keystroke -> screen ({KEYSTROKES} keys) | p50 ms | p95 ms |",
-        "|---|---|---|",
-        f"| idle | {statistics.median(idle):.1f} | {p95(idle):.1f} |",
-        f"| while an answer streams at 200 tokens/s | {statistics.median(streaming):.1f} | {p95(streaming):.1f} |",
-        f"| ratio (p50) | {ratio:.2f}x | |",
+        f"| keystroke -> screen ({KEYSTROKES} keys) | p50 ms | p95 ms | p50 vs idle |",
+        "|---|---|---|---|",
+        row("idle", idle),
+        row("while an answer streams at 200 tokens/s", one),
+        row("while three answers stream at 200 tokens/s each", three),
     ])  # fmt: skip
 
 

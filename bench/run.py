@@ -93,7 +93,7 @@ def main() -> None:
         session.close()
     started = asyncio.run(startup.measure(bytecode=True))  # like with like: pygls' bytecode is cached too
     per_token = asyncio.run(tokens.measure())
-    idle, streaming = keystrokes.measure()
+    idle, streaming, three = keystrokes.measure()
     tables = {
         "Targets": targets(runs, growth, started, per_token, idle, streaming),
         "Server CPU per token (a plain JSON-RPC client that applies every edit at once)": tokens.table(per_token),
@@ -101,7 +101,7 @@ def main() -> None:
         "Growth with the chat's size (chatvim-ls, 200 tokens/s, 400 tokens)": latency.growth_table(growth),
         "Start-up and footprint": startup.table(started),
         "Edits": asyncio.run(edit_counts()),
-        "Typing while an answer streams (tmux, markdown highlighting on)": keystrokes.table(idle, streaming),
+        "Typing while answers stream (tmux, markdown highlighting on)": keystrokes.table(idle, streaming, three),
     }
     for title, table in tables.items():
         print(f"{title}\n\n{table}\n")
