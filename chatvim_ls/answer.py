@@ -185,13 +185,13 @@ class Answer:
             self._end_thinking()
             self._add(event.text)
             self._wake.set()
-            self._maybe_report(f"{self.tokens} tokens · {self._rate():.0f}/s")
+            self._maybe_report(lambda: f"{self.tokens} tokens · {self._rate():.0f}/s")
         elif isinstance(event, Reasoning):
             if self.show_reasoning:
                 self.writer.add(event.text if self._thinking else THINKING_BEFORE + event.text.lstrip())
                 self._thinking = True
                 self._wake.set()
-            self._maybe_report("thinking…")
+            self._maybe_report(lambda: "thinking…")
         elif isinstance(event, Usage):
             self.usage = event
         elif isinstance(event, Finish):
@@ -294,11 +294,12 @@ class Answer:
         elapsed = time.monotonic() - self._started
         return self.tokens / elapsed if elapsed > 0 else 0.0
 
-    def _maybe_report(self, message: str) -> None:
+    def _maybe_report(self, message: Callable[[], str]) -> None:
+        """Progress, at most every `REPORT_EVERY` (the message made only then: this runs per token)."""
         now = time.monotonic()
         if now - self._last_report >= REPORT_EVERY:
             self._last_report = now
-            self.editor.progress_report(message)
+            self.editor.progress_report(message())
 
     def _settle_outcome(self) -> None:
         if self.outcome is not None:

@@ -249,15 +249,17 @@ def continue_url(provider: Provider) -> str:
 
 
 def _events(chunk: Any) -> list[Event]:
-    """The events in one chunk (a dict, as the provider sent it)."""
-    if not isinstance(chunk, Mapping):
+    """The events in one chunk, as the provider sent it: decoded from JSON,
+    so its objects are dicts (told by `dict`, not abc's slower `Mapping`: this
+    runs for every chunk)."""
+    if not isinstance(chunk, dict):
         return []
     events: list[Event] = []
     for choice in (chunk.get("choices") or [])[:1]:
-        if not isinstance(choice, Mapping):
+        if not isinstance(choice, dict):
             continue
         delta = choice.get("delta")
-        if isinstance(delta, Mapping):
+        if isinstance(delta, dict):
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             if isinstance(reasoning, str) and reasoning:
                 events.append(Reasoning(_encodable(reasoning)))
@@ -268,7 +270,7 @@ def _events(chunk: Any) -> list[Event]:
         if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
             events.append(Finish(choice["finish_reason"]))
     usage = chunk.get("usage")
-    if isinstance(usage, Mapping):
+    if isinstance(usage, dict):
         cost = usage.get("cost")  # OpenRouter's, in dollars
         if not isinstance(cost, (int, float)) or isinstance(cost, bool):
             cost = None
@@ -304,7 +306,7 @@ def _content_text(content: Any) -> str:
         return "".join(
             p["text"]
             for p in content
-            if isinstance(p, Mapping) and p.get("type") == "text" and isinstance(p.get("text"), str)
+            if isinstance(p, dict) and p.get("type") == "text" and isinstance(p.get("text"), str)
         )
     return ""
 
