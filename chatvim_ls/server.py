@@ -173,26 +173,26 @@ class ChatvimServer(LanguageServer):
         if gap > 0:  # ...and worse, lsp-mode drops it: so it goes in a read of its own
             await asyncio.sleep(gap)
         reply = asyncio.ensure_future(send())
-        if not reply.done():
-            self._nudge_until(reply, what)
-        return await asyncio.shield(reply)
+        stop_nudging = self._nudge(what)
+        try:
+            return await asyncio.shield(reply)
+        finally:  # answered, or the wait given up
+            stop_nudging()
 
-    def _nudge_until(self, reply: asyncio.Future[Any], what: str) -> None:
-        """A line for the editor's log after `NUDGE_AFTER` without `reply`,
-        and every `NUDGE_EVERY` after that (`answer_to`). A timer of the
-        loop's: an edit is sent per token, and `asyncio.wait` with a timeout
-        cost a future and a timer more per edit."""
+    def _nudge(self, what: str) -> Callable[[], None]:
+        """A line for the editor's log after `NUDGE_AFTER`, and every
+        `NUDGE_EVERY` after that, until the function returned is called
+        (`answer_to`). A timer of the loop's: an edit is sent per token, and
+        `asyncio.wait` with a timeout cost a future and a timer more per edit."""
         loop = asyncio.get_running_loop()
 
         def nudge() -> None:
-            if reply.done():
-                return
             message = f"waiting for the editor to answer {what}"
             self.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Log, message=message))
             timer[0] = loop.call_later(NUDGE_EVERY, nudge)
 
         timer = [loop.call_later(NUDGE_AFTER, nudge)]
-        reply.add_done_callback(lambda _: timer[0].cancel())
+        return lambda: timer[0].cancel()
 
 
 FEATURES = (

@@ -338,9 +338,15 @@ async def stream_recorded(client: EditorClient, fake: FakeProvider, name: str) -
 async def diagnostics_when(
     client: EditorClient, editor: EditorCopy, check: Callable[[list[lsp.Diagnostic]], bool]
 ) -> list[lsp.Diagnostic]:
-    """The document's diagnostics, as the server last pushed them, once `check` holds for them."""
-    await wait_until(lambda: check(list(client.diagnostics.get(editor.uri, []))))
-    return list(client.diagnostics.get(editor.uri, []))
+    """The diagnostics the server last pushed for the document as the editor
+    has it now (its version), once `check` holds for them."""
+
+    def latest() -> list[lsp.Diagnostic] | None:
+        push = next((p for p in reversed(client.pushes) if p.uri == editor.uri), None)
+        return list(push.diagnostics) if push is not None and push.version == editor.version else None
+
+    await wait_until(lambda: (found := latest()) is not None and check(found))
+    return latest() or []
 
 
 async def actions_at(client: EditorClient, editor: EditorCopy, selection: lsp.Range) -> list[lsp.CodeAction]:

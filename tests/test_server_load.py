@@ -52,7 +52,7 @@ async def test_an_edit_the_editor_is_slow_to_answer_sends_a_line_to_its_log(clie
     answer, and every 2 s after that; none once the editor has answered."""
     fake.scenarios["m"] = Scenario.text(["one"])
     editor = open_chat(client)
-    editor.apply_delay = 2.4  # a line after 0.25 s, another after 2.25 s
+    editor.apply_delay = 2.75  # a line after 0.25 s, another after 2.25 s (and the next at 4.25)
     await complete(client, editor)
     await wait_until(lambda: closing_written(editor), timeout=30)
     nudges = [m for m in client.log_messages if m.message == "waiting for the editor to answer an edit"]
