@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 from lsprotocol import types as lsp
 
+from chatvim_ls import server as server_module
 from chatvim_ls.providers import NO_MODEL
+from chatvim_ls.server import ChatvimServer
 
 from .conftest import FAKE_KEY
 from .fake_provider import FakeProvider, Scenario
@@ -328,3 +330,27 @@ async def test_an_answer_stopped_while_the_provider_client_loads_does_not_break_
     await complete(client, editor)
     await wait_until(lambda: closing_written(editor))
     assert "fine" in editor.text and errors(client) == []
+
+
+class LoggingServer(ChatvimServer):
+    """The server with no editor: the lines it would send the editor's log, kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logged: list[str] = []
+
+    def window_log_message(self, params: lsp.LogMessageParams) -> None:
+        self.logged.append(params.message)
+
+
+async def test_the_log_lines_for_a_late_reply_stop_when_the_wait_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_module, "NUDGE_AFTER", 0.01)
+    monkeypatch.setattr(server_module, "NUDGE_EVERY", 0.02)
+    server = LoggingServer()
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(server.answer_to(lambda: never, "a progress token"), 0.1)
+    given_up = len(server.logged)
+    assert given_up >= 1 and set(server.logged) == {"waiting for the editor to answer a progress token"}
+    await asyncio.sleep(0.1)  # five more lines' time: none may come
+    assert len(server.logged) == given_up
