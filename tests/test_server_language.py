@@ -1,5 +1,5 @@
 """The language features of a chat over real stdio JSON-RPC, under each
-editor preset: diagnostics (pushed), outline, folds, completion, hover."""
+editor preset: diagnostics (pushed), outline, folds, completion, hover, context and continue."""
 
 from __future__ import annotations
 
