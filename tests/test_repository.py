@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from chatvim_ls.providers import BUILTIN_PROVIDERS, MODEL_PREFIXES
@@ -70,3 +71,23 @@ def test_the_readme_names_every_environment_variable_the_server_reads() -> None:
     read |= {"OPENAI_ORG_ID", "OPENAI_PROJECT_ID"}  # the openai SDK's own, which llm.py keeps for OpenAI
     documented = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", readme_section("environment")))
     assert read <= documented, read - documented
+
+
+def test_the_wheel_holds_every_module_of_the_package(tmp_path: Path) -> None:
+    """`pip install .` (the README's install) builds a wheel, not the editable
+    install the tests run from: a subpackage left out of it broke the server.
+    Built from the repository's files alone (a `build/` left by an earlier
+    build would fill the gap)."""
+    source = tmp_path / "source"
+    tracked = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z"], check=True, capture_output=True, text=True)
+    for name in tracked.stdout.split("\0"):
+        if name and (ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(source)],
+                   check=True, capture_output=True)  # fmt: skip
+    (wheel,) = tmp_path.glob("chatvim_ls-*.whl")
+    with zipfile.ZipFile(wheel) as built:
+        shipped = {name for name in built.namelist() if name.endswith(".py")}
+    modules = {path.relative_to(ROOT).as_posix() for path in (ROOT / "chatvim_ls").rglob("*.py")}
+    assert modules - shipped == set()
