@@ -46,7 +46,7 @@ from pytest_lsp import client_capabilities
 
 from bench.latency import cpu_seconds
 from tests.conftest import SERVER_ENV, init_options
-from tests.fake_provider import FakeProvider, Scenario
+from tests.fake_provider import FakeProvider, Request, Scenario
 
 TOKEN = re.compile(r"t(\d{4}) ")
 CHAT = '+++\nmodel = "m"\nprovider = "fake"\n+++\n# === USER ===\n\nStory {}.\n'
@@ -223,6 +223,16 @@ class Figures:
                 f"{self.p50:7.2f} {self.p95:7.2f} {max(self.latencies_ms):7.2f} ms   lost {self.lost}")  # fmt: skip
 
 
+def sent_at(request: Request) -> dict[str, int]:
+    """When the fake provider sent each token of its answer to `request` (ns), by token id."""
+    sent = {}
+    for at, payload in request.sent:
+        choices = json.loads(payload).get("choices") or [{}]
+        if match := TOKEN.match((choices[0].get("delta") or {}).get("content") or ""):
+            sent[match[1]] = at
+    return sent
+
+
 async def answers(client: RawClient, fake: FakeProvider, name: str, count: int, tokens: int, rate: float) -> Figures:
     fake.scenarios["m"] = Scenario.text([f"t{i:04d} " for i in range(tokens)], delay=1 / rate, paced=True)
     docs = [client.open(f"file:///tmp/bench-tokens-{name}-{n}.md", CHAT.format(f"{name} {n}"))
@@ -238,12 +248,7 @@ async def answers(client: RawClient, fake: FakeProvider, name: str, count: int, 
     for request in fake.requests[first_request:]:
         story = request.body["messages"][-1]["content"]
         doc = docs[int(story.removesuffix(".").split()[-1])]
-        sent = {}
-        for at, payload in request.sent:
-            choices = json.loads(payload).get("choices") or [{}]
-            text = (choices[0].get("delta") or {}).get("content") or ""
-            if match := TOKEN.match(text):
-                sent[match[1]] = at
+        sent = sent_at(request)
         latencies += [(doc.seen[i] - at) / 1e6 for i, at in sent.items() if i in doc.seen]
         lost += len(sent) - len([i for i in sent if i in doc.seen])
     return Figures(name, cpu * 1000 / (count * tokens), cpu / wall, latencies, lost)
@@ -279,11 +284,7 @@ async def floor(fake: FakeProvider, name: str, kind: str, tokens: int = 400, rat
                                                   stdout=asyncio.subprocess.PIPE, env=SERVER_ENV)  # fmt: skip
     output, _ = await reader.communicate()
     read = json.loads(output)
-    sent = {}
-    for at, payload in fake.requests[-1].sent:
-        choices = json.loads(payload).get("choices") or [{}]
-        if match := TOKEN.match((choices[0].get("delta") or {}).get("content") or ""):
-            sent[match[1]] = at
+    sent = sent_at(fake.requests[-1])
     latencies = [(read["seen"][i] - at) / 1e6 for i, at in sent.items() if i in read["seen"]]
     elapsed = tokens / rate
     return Figures(name, read["cpu"] * 1000 / tokens, read["cpu"] / elapsed, latencies,
