@@ -99,10 +99,9 @@ async def test_retry_after_is_respected_when_the_sdk_retries(provider: FakeProvi
 
 
 async def test_connection_refused(provider: FakeProvider, refused_port: int) -> None:
-    port = refused_port
-    _, _, error = await run(f"http://127.0.0.1:{port}/v1")
-    assert one_line(error) == f"cannot reach fake at 127.0.0.1:{port}: connection refused; is it running?"
-    assert DETAILS[-1] == f"http://127.0.0.1:{port}/v1: APIConnectionError: connection refused"  # for the log
+    _, _, error = await run(f"http://127.0.0.1:{refused_port}/v1")
+    assert one_line(error) == f"cannot reach fake at 127.0.0.1:{refused_port}: connection refused; is it running?"
+    assert DETAILS[-1] == f"http://127.0.0.1:{refused_port}/v1: APIConnectionError: connection refused"  # for the log
 
 
 async def test_unknown_host() -> None:

@@ -73,17 +73,18 @@ async def test_mistral_content_parts(client: EditorClient, fake: FakeProvider) -
 
 async def test_connection_refused_is_one_clear_message(client: EditorClient, fake: FakeProvider,
                                                       refused_port: int) -> None:  # fmt: skip
-    port = refused_port
-    settings = {"chatvim": {"providers": {"fake": {"base_url": f"http://127.0.0.1:{port}/v1",
+    settings = {"chatvim": {"providers": {"fake": {"base_url": f"http://127.0.0.1:{refused_port}/v1",
                                                    "api_key_env": "FAKE_API_KEY"}}}}  # fmt: skip
     client.workspace_did_change_configuration(lsp.DidChangeConfigurationParams(settings=settings))
     editor = open_chat(client)
     await complete(client, editor)
     await wait_until(lambda: ended(client))
     await wait_until(lambda: errors(client))
-    assert errors(client) == [f"cannot reach fake at 127.0.0.1:{port}: connection refused; is it running?"]
+    assert errors(client) == [f"cannot reach fake at 127.0.0.1:{refused_port}: connection refused; is it running?"]
     details = [m.message for m in client.log_messages if m.type == lsp.MessageType.Warning]
-    assert f"fake: http://127.0.0.1:{port}/v1: APIConnectionError: connection refused" in details  # the full story
+    assert (
+        f"fake: http://127.0.0.1:{refused_port}/v1: APIConnectionError: connection refused" in details
+    )  # the full story
     assert editor.edits == []
 
 

@@ -479,10 +479,7 @@ def test_a_refusal_for_unreported_typing_teaches_nothing_about_versions() -> Non
     session = Session.start(QUESTION, late=True)
     session.writer.add("one ")
     session.settle()  # the first edit; then the server trusts replies
-    session.writer.add("two ")
-    session.server_sends()
-    while session.client_step() or session.server_step():
-        pass  # applied, not reported
+    session.stream("two ")  # applied, not reported
     session.editor.user_insert(0, "x", session.to_server)  # not reported either
     session.writer.finish()
     session.server_sends()  # the closing, stamped ahead by "two "

@@ -44,7 +44,6 @@ class Diagnostics(Listener):
         self.server = server
         self.checks: dict[str, ChatChecks] = {}
         self.configs: set[str] = set()  # config.md, open
-        self.shown: dict[str, list[lsp.Diagnostic]] = {}  # pushed
         server.documents.listeners.append(self)
 
     def opened(self, doc: TextDocument) -> None:
@@ -71,7 +70,7 @@ class Diagnostics(Listener):
     def closed(self, uri: str) -> None:
         followed = self.checks.pop(uri, None) is not None or uri in self.configs
         self.configs.discard(uri)
-        if self.shown.pop(uri, None) is not None and followed:
+        if followed:
             self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
 
     # -- what is wrong -----------------------------------------------------------
@@ -95,10 +94,8 @@ class Diagnostics(Listener):
         """Even when nothing changed: flymake (eglot, lsp-mode) waits for a report after every change."""
         if doc.uri not in self.checks and doc.uri not in self.configs:
             return
-        items = self.diagnostics(doc)
-        self.shown[doc.uri] = items
         self.server.text_document_publish_diagnostics(
-            lsp.PublishDiagnosticsParams(uri=doc.uri, diagnostics=items, version=doc.version)
+            lsp.PublishDiagnosticsParams(uri=doc.uri, diagnostics=self.diagnostics(doc), version=doc.version)
         )
 
     def _may_have_become_a_chat(self, doc: TextDocument, splices: list[Splice] | None) -> bool:
