@@ -15,6 +15,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import functools
+import gc
 import importlib
 import re
 import ssl
@@ -82,33 +83,54 @@ class ProviderError(ChatvimError):
 _FIRST_REQUEST_MODULES = ("anyio._backends._asyncio",)
 
 
-@functools.cache
+_preloading: concurrent.futures.Future[ssl.SSLContext | None] | None = None
+
+
 def preload() -> concurrent.futures.Future[ssl.SSLContext | None]:
     """Load what the first answer needs in a thread of its own, once (the
     server calls this when a chat is opened): openai (most of a second), what
     the SDK imports on its first request, and one SSL context for every
     client (its CA bundle takes 50 ms to read). A server with no chat open
     never pays the memory. Await the future before using openai: importing it
-    on the event loop while the thread imports it would block the loop."""
+    on the event loop while the thread imports it would block the loop. A load
+    that failed is tried again by the next call (call it from the loop only)."""
+    global _preloading
+    if _preloading is not None and not (_preloading.done() and _preloading.exception()):
+        return _preloading
     future: concurrent.futures.Future[ssl.SSLContext | None] = concurrent.futures.Future()
     future.set_running_or_notify_cancel()  # a stopped answer that awaited it cannot cancel it for the next one
 
     def load() -> None:
+        # What this imports lives as long as the server: no collection while it loads (a full
+        # one among its objects held the event loop for 44 ms, in a server already answering
+        # in another chat), then frozen, as start-up's objects are (cli), so that no later
+        # collection walks them again.
+        gc.disable()
         try:
-            from openai import _base_client
-
-            http = getattr(_base_client, "httpx2", None) or _base_client.httpx  # type: ignore[attr-defined]
-            for name in (*_FIRST_REQUEST_MODULES, "httpcore2" if http.__name__ == "httpx2" else "httpcore"):
-                with contextlib.suppress(ImportError):  # an SDK laid out otherwise: it loads them itself
-                    importlib.import_module(name)
-            create = getattr(http, "create_ssl_context", None)
-            future.set_result(create() if create else None)
-        except BaseException as exc:  # the answer waiting reports it; the next chat opened tries again
-            preload.cache_clear()
+            tls = _load_client_code()
+        except BaseException as exc:  # the answer waiting reports it
+            gc.enable()
             future.set_exception(exc)
+            return
+        gc.freeze()
+        gc.enable()
+        future.set_result(tls)
 
+    _preloading = future
     threading.Thread(target=load, name="chatvim-preload", daemon=True).start()
     return future
+
+
+def _load_client_code() -> ssl.SSLContext | None:
+    """Import openai and what its first request imports; make the SSL context."""
+    from openai import _base_client
+
+    http = getattr(_base_client, "httpx2", None) or _base_client.httpx  # type: ignore[attr-defined]
+    for name in (*_FIRST_REQUEST_MODULES, "httpcore2" if http.__name__ == "httpx2" else "httpcore"):
+        with contextlib.suppress(ImportError):  # an SDK laid out otherwise: it loads them itself
+            importlib.import_module(name)
+    create = getattr(http, "create_ssl_context", None)
+    return create() if create else None
 
 
 async def stream_answer(
