@@ -490,6 +490,31 @@ def test_typing_inside_and_below_the_answer_while_it_streams(nvim: pynvim.Nvim, 
     assert messages(nvim) == ""
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+def test_an_answer_in_many_scripts_lands_where_it_belongs(home: Path, provider: FakeProvider, encoding: str) -> None:
+    # Characters of one to four bytes, and of two UTF-16 units: each token goes at the end of a
+    # line that already holds them, at a column the server counts in the encoding agreed on.
+    words = ["h\u00e9llo ", "\U0001f642 ", "\u65e5\u672c\u8a9e ", "na\u00efve ", "\U0001d11e\n"] * 8
+    provider.scenarios["m"] = Scenario.text(words, delay=0.02)
+    only = (
+        f"vim.lsp.config('chatvim', {{ capabilities = {{ general = {{ positionEncodings = {{ '{encoding}' }} }} }} }})"
+    )
+    nvim = start_nvim(home, setup=f"require('chatvim').setup({{ chat_dir = CHATS }}); {only}")
+    try:
+        new_chat(nvim)
+        assert lua(nvim, "return vim.lsp.get_clients({ name = 'chatvim' })[1].offset_encoding") == encoding
+        nvim.command("ChatvimComplete")
+        eventually(lambda: "\U0001f642" in "\n".join(nvim.current.buffer[:]))
+        nvim.input("ggOnote \u00e9\U0001f642<Esc>")
+        eventually(lambda: answered(nvim) and not spinner(nvim))
+        text = "\n".join(nvim.current.buffer[:])
+        assert text.startswith("note \u00e9\U0001f642\n+++")
+        assert text.endswith("# === ASSISTANT ===\n\n" + "".join(words) + "\n# === USER ===\n")
+        assert messages(nvim) == ""
+    finally:
+        nvim.close()
+
+
 def test_a_cursor_moved_during_the_answer_is_left_alone(nvim: pynvim.Nvim, provider: FakeProvider) -> None:
     provider.scenarios["m"] = Scenario.text([f"line {i}\n" for i in range(40)], delay=0.03)
     new_chat(nvim)

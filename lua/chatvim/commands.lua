@@ -52,7 +52,9 @@ local function with_client(bufnr, use)
       end
     end,
   })
-  if not vim.lsp.start(lsp.config(options), { bufnr = bufnr }) then
+  -- On 0.11, the configuration as `vim.lsp.config` resolves it: with the user's own additions.
+  local config = vim.lsp.config and vim.lsp.config.chatvim or lsp.config(options)
+  if not vim.lsp.start(config, { bufnr = bufnr }) then
     vim.api.nvim_del_autocmd(waiting)
     notify('could not start chatvim-ls; see :checkhealth chatvim')
   end

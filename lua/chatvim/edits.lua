@@ -87,29 +87,73 @@ local function buffers_of(edit)
   return buffers
 end
 
+local has_011 = vim.fn.has('nvim-0.11') == 1
+
+--- A position's row and byte column, 0-based (nil if its character is not
+--- in its line).
+---@param bufnr integer
+---@param position table an LSP Position
+---@param encoding string
+---@return integer, integer?
+local function byte_position(bufnr, position, encoding)
+  local line = vim.api.nvim_buf_get_lines(bufnr, position.line, position.line + 1, false)[1] or ''
+  if encoding == 'utf-8' then
+    return position.line, position.character <= #line and position.character or nil
+  end
+  local ok, col
+  if has_011 then
+    ok, col = pcall(vim.str_byteindex, line, encoding, position.character, false)
+  else -- 0.10: (s, index, use_utf16)
+    ok, col = pcall(vim.str_byteindex, line, position.character, encoding == 'utf-16')
+  end
+  return position.line, ok and col or nil
+end
+
+--- The edit's text edits, if it changes one document.
+---@param edit table a WorkspaceEdit
+---@return table[]?
+local function text_edits_of(edit)
+  local change = edit.documentChanges and edit.documentChanges[1]
+  return change and change.edits or select(2, next(edit.changes or {}))
+end
+
 --- Where the edit's first text edit starts: row and byte column, 0-based.
 ---@param edit table a WorkspaceEdit for one buffer
 ---@param bufnr integer
 ---@param encoding string
 ---@return integer?, integer?
 local function start_of(edit, bufnr, encoding)
-  local change = edit.documentChanges and edit.documentChanges[1]
-  local text_edits = change and change.edits or select(2, next(edit.changes or {}))
+  local text_edits = text_edits_of(edit)
   local start = text_edits and text_edits[1] and text_edits[1].range.start
   if not start then
     return nil
   end
-  local line = vim.api.nvim_buf_get_lines(bufnr, start.line, start.line + 1, false)[1] or ''
-  if encoding == 'utf-8' then
-    return start.line, math.min(start.character, #line)
+  local row, col = byte_position(bufnr, start, encoding)
+  return row, col or #(vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or '')
+end
+
+--- Apply an answer's edit to its buffer. Nearly every one inserts text
+--- inside the buffer's lines: that is set in place, as Neovim's
+--- `apply_workspace_edit` would set it but without its work for edits in
+--- general (marks saved and restored, options read), which is a good part
+--- of each token's way into the buffer. Anything else goes through Neovim's.
+---@param edit table a WorkspaceEdit for one buffer
+---@param bufnr integer
+---@param encoding string
+local function apply_answer_edit(edit, bufnr, encoding)
+  local text_edits = text_edits_of(edit)
+  local only = text_edits and #text_edits == 1 and text_edits[1]
+  local range = only and only.range
+  local inserts = range and range.start.line == range['end'].line and range.start.character == range['end'].character
+  if inserts and vim.api.nvim_buf_is_loaded(bufnr) and range.start.line < vim.api.nvim_buf_line_count(bufnr) then
+    local row, col = byte_position(bufnr, range.start, encoding)
+    if col then
+      local lines = vim.split((only.newText:gsub('\r\n?', '\n')), '\n', { plain = true })
+      vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
+      return
+    end
   end
-  local ok, col
-  if vim.fn.has('nvim-0.11') == 1 then
-    ok, col = pcall(vim.str_byteindex, line, encoding, start.character, false)
-  else -- 0.10: (s, index, use_utf16)
-    ok, col = pcall(vim.str_byteindex, line, start.character, encoding == 'utf-16')
-  end
-  return start.line, ok and col or #line
+  vim.lsp.util.apply_workspace_edit(edit, encoding)
 end
 
 ---@param params table ApplyWorkspaceEditParams
@@ -143,12 +187,12 @@ function M.apply(_, params, ctx)
   end
   local ok, err
   vim.api.nvim_buf_call(bufnr, function() -- :undojoin works on the current buffer
-    if tick_after_answer[bufnr] == vim.b[bufnr].changedtick then
+    if tick_after_answer[bufnr] == vim.api.nvim_buf_get_changedtick(bufnr) then
       pcall(vim.cmd.undojoin) -- E790 right after an undo: then this edit starts a new step
     end
-    ok, err = pcall(vim.lsp.util.apply_workspace_edit, params.edit, client.offset_encoding)
+    ok, err = pcall(apply_answer_edit, params.edit, bufnr, client.offset_encoding)
   end)
-  tick_after_answer[bufnr] = vim.b[bufnr].changedtick
+  tick_after_answer[bufnr] = vim.api.nvim_buf_get_changedtick(bufnr)
   follow(bufnr)
   return { applied = ok, failureReason = not ok and tostring(err) or nil }
 end
