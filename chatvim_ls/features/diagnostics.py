@@ -11,8 +11,10 @@
   pull and a `$/cancelRequest` more per token, and made token -> buffer p95
   4x (`python bench/latency.py`).
 - While an answer streams into a chat, nothing is pushed: the document is
-  in flux, and one notification per token would be waste. Its diagnostics
-  follow when the answer has ended (`answer_ended`).
+  in flux, and one notification per token would be waste. Its changes are
+  not even read then (`unread`): the checks catch up on all of them at
+  once, and the diagnostics follow, when the answer has ended
+  (`answer_ended`).
 - Source `chatvim`; errors stop `chatvim.complete`, warnings do not.
 """
 
@@ -44,6 +46,7 @@ class Diagnostics(Listener):
         self.server = server
         self.checks: dict[str, ChatChecks] = {}
         self.configs: set[str] = set()  # config.md, open
+        self.unread: dict[str, list[Splice]] = {}  # a chat's changes while an answer streams into it
         server.documents.listeners.append(self)
 
     def opened(self, doc: TextDocument) -> None:
@@ -55,8 +58,12 @@ class Diagnostics(Listener):
 
     def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:
         checks = self.checks.get(doc.uri)
+        if checks is not None and doc.uri in self.server.documents.takers and splices is not None:
+            self.unread.setdefault(doc.uri, []).extend(splices)  # read when the answer ends
+            return
         if checks is not None:
-            checks.update(doc, splices)
+            unread = self.unread.pop(doc.uri, [])
+            checks.update(doc, None if splices is None else [*unread, *splices])
         elif doc.uri not in self.configs:
             if not self._may_have_become_a_chat(doc, splices) or not self.server.documents.is_chat(doc):
                 return
@@ -65,10 +72,13 @@ class Diagnostics(Listener):
             self._push(doc)
 
     def answer_ended(self, doc: TextDocument) -> None:
+        if (checks := self.checks.get(doc.uri)) is not None and doc.uri in self.unread:
+            checks.update(doc, self.unread.pop(doc.uri))
         self._push(doc)
 
     def closed(self, uri: str) -> None:
         followed = self.checks.pop(uri, None) is not None or uri in self.configs
+        self.unread.pop(uri, None)
         self.configs.discard(uri)
         if followed:
             self.server.text_document_publish_diagnostics(lsp.PublishDiagnosticsParams(uri=uri, diagnostics=[]))
