@@ -23,10 +23,13 @@ from __future__ import annotations
 import ast
 import asyncio
 import json
+import queue
 import re
+import subprocess
+import threading
 import time
 from collections.abc import Callable
-from typing import TypeAlias, cast
+from typing import IO, Any, TypeAlias, cast
 
 from lsprotocol import types as lsp
 from pygls.protocol import default_converter
@@ -366,3 +369,38 @@ async def actions_at(client: EditorClient, editor: EditorCopy, selection: lsp.Ra
         assert isinstance(action, lsp.CodeAction), action
         found.append(action)
     return found
+
+
+class Replies:
+    """An editor's end of a server's pipes, with no LSP library in between
+    (for what one would hide: bytes that are not a message, the log):
+    messages sent, replies awaited by id."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        assert server.stdin is not None and server.stdout is not None
+        self.stdin, self.replies = server.stdin, queue.Queue[dict[str, Any]]()
+        threading.Thread(target=self._read, args=(server.stdout,), daemon=True).start()
+        self.seen: dict[object, dict[str, Any]] = {}
+
+    def send(self, *messages: dict[str, object]) -> None:
+        self.stdin.write(b"".join(framed(m) for m in messages))
+        self.stdin.flush()
+
+    def of(self, id_: int) -> dict[str, Any]:
+        while id_ not in self.seen:
+            message = self.replies.get(timeout=30)
+            self.seen[message.get("id")] = message
+        return self.seen[id_]
+
+    def _read(self, stdout: IO[bytes]) -> None:
+        while header := stdout.readline():
+            if header.lower().startswith(b"content-length:"):
+                length = int(header.split(b":")[1])
+                while stdout.readline().strip():
+                    pass
+                self.replies.put(json.loads(stdout.read(length)))
+
+
+def framed(message: dict[str, object]) -> bytes:
+    body = json.dumps(message).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
-from typing import IO, Any
 
 import pytest
 
 from .conftest import KEY_VARIABLES
+from .lsp_editor import Replies
 
 
 def run(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -135,11 +133,6 @@ def test_version_and_module_entry_point(tmp_path: Path) -> None:
     assert module.returncode == 0 and module.stdout.startswith("chatvim-ls ")
 
 
-def frame(message: dict[str, object]) -> str:
-    body = json.dumps(message)
-    return f"Content-Length: {len(body.encode())}\r\n\r\n{body}"
-
-
 def test_bad_requests_leave_no_traceback_in_the_log(tmp_path: Path) -> None:
     """Errors answered to the editor on purpose are not logged as crashes."""
 
@@ -168,34 +161,6 @@ def test_bad_requests_leave_no_traceback_in_the_log(tmp_path: Path) -> None:
     assert server.wait(timeout=30) == 0
     errors = server.stderr.read().decode() if server.stderr else ""
     assert "Traceback" not in errors and "ERROR" not in errors, errors
-
-
-class Replies:
-    """An editor's end of the server's pipes: messages sent, replies awaited by id."""
-
-    def __init__(self, server: subprocess.Popen[bytes]) -> None:
-        assert server.stdin is not None and server.stdout is not None
-        self.stdin, self.replies = server.stdin, queue.Queue[dict[str, Any]]()
-        threading.Thread(target=self._read, args=(server.stdout,), daemon=True).start()
-        self.seen: dict[object, dict[str, Any]] = {}
-
-    def send(self, *messages: dict[str, object]) -> None:
-        self.stdin.write("".join(frame(m) for m in messages).encode())
-        self.stdin.flush()
-
-    def of(self, id_: int) -> dict[str, Any]:
-        while id_ not in self.seen:
-            message = self.replies.get(timeout=30)
-            self.seen[message.get("id")] = message
-        return self.seen[id_]
-
-    def _read(self, stdout: IO[bytes]) -> None:
-        while header := stdout.readline():
-            if header.lower().startswith(b"content-length:"):
-                length = int(header.split(b":")[1])
-                while stdout.readline().strip():
-                    pass
-                self.replies.put(json.loads(stdout.read(length)))
 
 
 def test_dry_run_shows_the_files_a_question_sends_and_refuses_the_rest(tmp_path: Path) -> None:

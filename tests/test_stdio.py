@@ -4,18 +4,19 @@ wire tests drive the rest: pytest-lsp talks to the server over pipes)."""
 from __future__ import annotations
 
 import io
-import json
 import os
 import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 import pytest
 
 from chatvim_ls.stdio import LINE_LIMIT, reads_on_the_loop
+
+from .lsp_editor import Replies
 
 
 @pytest.fixture
@@ -43,35 +44,21 @@ def test_one_file_both_ways_is_read_as_pygls_reads_it(pipe: tuple[BinaryIO, Bina
     assert not reads_on_the_loop(io.BytesIO(), io.BytesIO())  # (no descriptor)
 
 
-def framed(message: dict[str, object]) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_framed(stdout: IO[bytes]) -> dict[str, object]:
-    length = 0
-    while (line := stdout.readline()) not in (b"\r\n", b""):
-        if line.lower().startswith(b"content-length:"):
-            length = int(line.split(b":")[1])
-    return json.loads(stdout.read(length))  # type: ignore[no-any-return]
-
-
 def test_a_header_line_over_the_limit_is_dropped_and_the_server_goes_on(tmp_path: Path) -> None:
     server = subprocess.Popen([sys.executable, "-m", "chatvim_ls", "--log-file", str(tmp_path / "log")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     assert server.stdin is not None and server.stdout is not None
+    replies = Replies(server)
     with server:
         server.stdin.write(b"X" * (LINE_LIMIT + 100) + b"\r\n")
-        server.stdin.write(framed({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}))
-        server.stdin.flush()
-        reply = read_framed(server.stdout)
-        server.stdin.write(framed({"jsonrpc": "2.0", "id": 2, "method": "shutdown"}))
-        server.stdin.flush()
-        assert read_framed(server.stdout)["id"] == 2
-        server.stdin.write(framed({"jsonrpc": "2.0", "method": "exit"}))
+        replies.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}})
+        reply = replies.of(1)
+        replies.send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        assert replies.of(2)["result"] is None
+        replies.send({"jsonrpc": "2.0", "method": "exit"})
         server.stdin.close()
         assert server.wait(10) == 0
         assert server.stderr is not None and server.stderr.read() == b""
-    assert reply["id"] == 1 and "capabilities" in reply["result"]  # type: ignore[operator]
+    assert "capabilities" in reply["result"]
     log = (tmp_path / "log").read_text()
     assert "a header line over 1048576 bytes; dropped it" in log and "Traceback" not in log, log
