@@ -185,14 +185,16 @@ class ChatvimServer(LanguageServer):
         (`answer_to`). A timer of the loop's: an edit is sent per token, and
         `asyncio.wait` with a timeout cost a future and a timer more per edit."""
         loop = asyncio.get_running_loop()
+        timer: asyncio.TimerHandle
 
         def nudge() -> None:
+            nonlocal timer
             message = f"waiting for the editor to answer {what}"
             self.window_log_message(lsp.LogMessageParams(type=lsp.MessageType.Log, message=message))
-            timer[0] = loop.call_later(NUDGE_EVERY, nudge)
+            timer = loop.call_later(NUDGE_EVERY, nudge)
 
-        timer = [loop.call_later(NUDGE_AFTER, nudge)]
-        return lambda: timer[0].cancel()
+        timer = loop.call_later(NUDGE_AFTER, nudge)
+        return lambda: timer.cancel()
 
 
 FEATURES = (
