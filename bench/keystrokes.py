@@ -14,9 +14,7 @@ include that; compare the two columns rather than read them absolutely.
 from __future__ import annotations
 
 import os
-import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,59 +24,47 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.fake_provider import Scenario, ThreadedFake
-from tests.test_nvim import NVIM, REPO, make_home
+from tests.terminal import Terminal
+from tests.test_nvim import NVIM, REPO, eventually, make_home
 
 KEYSTROKES = 40
-SOCKET = "chatvim-bench"
 
 
-def tmux(*args: str) -> str:
-    return subprocess.run(["tmux", "-L", SOCKET, *args], capture_output=True, text=True, check=True).stdout
+def wait_for(terminal: Terminal, check: Callable[[str], object]) -> None:
+    terminal.wait_for(check, every=0.002)  # a look every 2 ms: the figures include the wait for the next
 
 
-def screen() -> str:
-    return tmux("capture-pane", "-p", "-t", "bench")
-
-
-def wait_for(check: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the screen did not show it")
-        time.sleep(0.002)
-
-
-def echo_times(count: int) -> list[float]:
+def echo_times(terminal: Terminal, count: int) -> list[float]:
     """Type an x at the end of the first line (insert mode) `count` times, each
     taken back with a backspace (so the line stays clear of the spinner's
     float); the ms until each x shows."""
 
-    def xs() -> int:
-        return screen().splitlines()[0][:60].count("x")
+    def xs(screen: str) -> int:
+        return screen.splitlines()[0][:60].count("x")
 
     times = []
     for _ in range(count):
         started = time.monotonic()
-        tmux("send-keys", "-t", "bench", "x")
-        wait_for(lambda: xs() == 1)
+        terminal.keys("x")
+        wait_for(terminal, lambda screen: xs(screen) == 1)
         times.append((time.monotonic() - started) * 1000)
         time.sleep(0.02)  # a fast typist's pace
-        tmux("send-keys", "-t", "bench", "BSpace")
-        wait_for(lambda: xs() == 0)
+        terminal.keys("BSpace")
+        wait_for(terminal, lambda screen: xs(screen) == 0)
         time.sleep(0.02)
     return times
 
 
-def start(home: Path, chat: Path, fake_url: str) -> None:
+def start(home: Path, chat: Path, fake_url: str) -> Terminal:
+    """Neovim with the plugin and markdown highlighting on `chat`, in a terminal."""
     make_home(home, fake_url)
-    env = {"XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": str(home / "config"), "XDG_STATE_HOME": str(home / "state"),
            "FAKE_API_KEY": "sk-bench", "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "TERM": "xterm-256color"}  # fmt: skip
+           "TERM": "xterm-256color", "LANG": "C.UTF-8"}  # fmt: skip
     command = [NVIM, "-n", "-i", "NONE", "-u", "NONE", "--cmd", f"set rtp^={REPO}", "--cmd", "filetype plugin on",
                "--cmd", "syntax on", "-c", "runtime plugin/chatvim.lua", "-c", "lua require('chatvim').setup()",
                str(chat)]  # fmt: skip
-    shell = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items()) + " " + shlex.join(command)
-    tmux("new-session", "-d", "-s", "bench", "-x", "120", "-y", "40", f"env {shell}")
+    return Terminal(command, env=env, cwd=home)
 
 
 def measure() -> tuple[list[float], list[float], list[float]]:
@@ -91,29 +77,29 @@ def measure() -> tuple[list[float], list[float], list[float]]:
     chats = [home / name for name in ("chat.md", "chat2.md", "chat3.md")]
     for chat in chats:
         chat.write_text("notes: \n\n# === USER ===\n\nTell me **everything** about `markdown`.\n")
-    start(home, chats[0], fake.base_url)
+    terminal = start(home, chats[0], fake.base_url)
     try:
-        wait_for(lambda: "USER" in screen())
+        wait_for(terminal, lambda screen: "USER" in screen)
         time.sleep(1.0)  # let the client attach; nothing to await from outside Neovim
-        tmux("send-keys", "-t", "bench", "ggA")
-        idle = echo_times(KEYSTROKES)
-        tmux("send-keys", "-t", "bench", "Escape", ":ChatvimComplete", "Enter")
-        wait_for(lambda: "word3 " in screen())
-        tmux("send-keys", "-t", "bench", "ggA")
-        one = echo_times(KEYSTROKES)
-        tmux("send-keys", "-t", "bench", "Escape")
+        terminal.keys("g", "g", "A")
+        idle = echo_times(terminal, KEYSTROKES)
+        terminal.keys("Escape", ":ChatvimComplete", "Enter")
+        wait_for(terminal, lambda screen: "word3 " in screen)
+        terminal.keys("g", "g", "A")
+        one = echo_times(terminal, KEYSTROKES)
+        terminal.keys("Escape")
         for chat in chats[1:]:  # each in a window below, asked at once
-            tmux("send-keys", "-t", "bench", f":belowright split {chat}", "Enter")
-            wait_for(lambda: chat.name in screen())  # noqa: B023 (waited for within the iteration)
-            tmux("send-keys", "-t", "bench", ":ChatvimComplete", "Enter")
-        wait_for(lambda: len(fake.requests) == 3)
-        wait_for(lambda: screen().count("word3 ") >= 3)
-        tmux("send-keys", "-t", "bench", ":wincmd t", "Enter", "ggA")
-        three = echo_times(KEYSTROKES)
+            terminal.keys(f":belowright split {chat}", "Enter")
+            wait_for(terminal, lambda screen: chat.name in screen)  # noqa: B023 (waited for within the iteration)
+            terminal.keys(":ChatvimComplete", "Enter")
+        terminal.wait_for(lambda _: len(fake.requests) == 3)
+        wait_for(terminal, lambda screen: screen.count("word3 ") >= 3)
+        terminal.keys(":wincmd t", "Enter", "g", "g", "A")
+        three = echo_times(terminal, KEYSTROKES)
         assert all(len(r.sent) < len(words) for r in fake.requests), "an answer ended before the typing did"
     finally:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], capture_output=True)
-        wait_for(lambda: all(r.closed.is_set() for r in fake.requests))  # Neovim and its server are gone
+        terminal.close()
+        eventually(lambda: all(r.closed.is_set() for r in fake.requests))  # Neovim and its server are gone
         threaded.stop()
     return idle, one, three
 

@@ -87,8 +87,10 @@ class Terminal:
     def screen(self) -> str:
         return self._tmux("capture-pane", "-p", "-J")
 
-    def wait_for(self, check: Callable[[str], object], timeout: float = 20.0, what: str = "") -> str:
-        """Poll the screen until `check(screen)` holds; the screen."""
+    def wait_for(
+        self, check: Callable[[str], object], timeout: float = 20.0, what: str = "", every: float = 0.02
+    ) -> str:
+        """Poll the screen every `every` seconds until `check(screen)` holds; the screen."""
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
@@ -96,7 +98,7 @@ class Terminal:
                 return screen
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out waiting for {what or 'the screen'}; it shows:\n{screen}")
-            time.sleep(0.02)
+            time.sleep(every)
 
     def wait_for_text(self, text: str, timeout: float = 20.0) -> str:
         return self.wait_for(lambda screen: text in screen, timeout, repr(text))
