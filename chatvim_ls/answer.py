@@ -165,6 +165,9 @@ class Answer:
                     if self.outcome is not None:  # stopped: Python < 3.12's wait_for can lose a cancel
                         return
                     self._on_event(event)
+                    # Let the writer send it before reading on: reading on runs down the SDK's
+                    # layers until the socket has nothing, 0.2 ms the edit would wait.
+                    await asyncio.sleep(0)
             self.finished_cleanly = True
         except (ProviderError, MissingKey) as exc:
             self.error = str(exc)

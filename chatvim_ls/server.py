@@ -104,8 +104,8 @@ class ChatvimProtocol(LanguageServerProtocol):
             context.run(self._handle_response, message.id, None, message.error)
 
     def send_request_async(self, method: str, params: Any | None = None, msg_id: Any | None = None) -> Any:
-        """pygls' own, but the reply is awaited on an asyncio future, and the
-        id is a count. pygls books a thread-safe future and wraps it, so every
+        """pygls' own, but the reply is awaited on an asyncio future, the id
+        is a count, and `params` may be a dict ready for JSON. pygls books a thread-safe future and wraps it, so every
         reply crossed to the loop through its self-pipe (a write, a wakeup and
         a read per edit, in a server of one thread), and draws each id from
         `os.urandom`."""
@@ -116,7 +116,10 @@ class ChatvimProtocol(LanguageServerProtocol):
         future = asyncio.get_running_loop().create_future()
         self._request_futures[msg_id] = future  # type: ignore[assignment]  # (its replies only set_result)
         self._result_types[msg_id] = self.get_result_type(method)
-        self._send_data(request_type(id=msg_id, method=method, params=params, jsonrpc=self.VERSION))
+        if isinstance(params, dict):  # as JSON has it already: nothing to unstructure (an edit per token)
+            self._send_data({"id": msg_id, "params": params, "method": method, "jsonrpc": self.VERSION})
+        else:
+            self._send_data(request_type(id=msg_id, method=method, params=params, jsonrpc=self.VERSION))
         return future
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:

@@ -215,18 +215,20 @@ class LspEditor:
         self.token: str | None = None
 
     async def apply(self, doc: TextDocument, edit: Edit) -> bool:
-        start, end = lsp.Position(*edit.start), lsp.Position(*edit.end)
-        text_edit = lsp.TextEdit(range=lsp.Range(start=start, end=end), new_text=edit.text)
+        # As JSON has it, not as lsprotocol types: there is one per token, and unstructuring
+        # the typed message (cattrs) was a third of the time from a token to its edit sent.
+        (start_line, start_char), (end_line, end_char) = edit.start, edit.end
+        text_edit = {"range": {"start": {"line": start_line, "character": start_char},
+                               "end": {"line": end_line, "character": end_char}},
+                     "newText": edit.text}  # fmt: skip
         if edit.version is not None:
-            identifier = lsp.OptionalVersionedTextDocumentIdentifier(uri=self.uri, version=edit.version)
-            workspace_edit = lsp.WorkspaceEdit(
-                document_changes=[lsp.TextDocumentEdit(text_document=identifier, edits=[text_edit])]
-            )
+            change = {"textDocument": {"uri": self.uri, "version": edit.version}, "edits": [text_edit]}
+            workspace_edit: dict[str, object] = {"documentChanges": [change]}
         else:
-            workspace_edit = lsp.WorkspaceEdit(changes={self.uri: [text_edit]})
+            workspace_edit = {"changes": {self.uri: [text_edit]}}
         # No label: Neovim prints "Workspace edit <label>" for every edit.
         # (The protocol's future, not pygls' coroutine around it: that made a task per edit.)
-        params = lsp.ApplyWorkspaceEditParams(edit=workspace_edit)
+        params = {"edit": workspace_edit}
         send = self.server.protocol.send_request_async
         result = await self.server.answer_to(lambda: send(lsp.WORKSPACE_APPLY_EDIT, params), "an edit")
         return bool(result and result.applied)
