@@ -20,11 +20,13 @@ import asyncio
 import contextvars
 import itertools
 import logging
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from lsprotocol import types as lsp
+from pygls.exceptions import FeatureNotificationError, JsonRpcInternalError
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import JsonRPCRequestMessage, LanguageServerProtocol, lsp_method
 
@@ -66,6 +68,11 @@ class ChatvimProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._request_ids = itertools.count(1)  # (`send_request_async`)
+        self._sync: dict[str, Callable[[Any], None]] = {  # (`_handle_notification`)
+            lsp.TEXT_DOCUMENT_DID_OPEN: self.lsp_text_document__did_open,
+            lsp.TEXT_DOCUMENT_DID_CHANGE: self.lsp_text_document__did_change,
+            lsp.TEXT_DOCUMENT_DID_CLOSE: self.lsp_text_document__did_close,
+        }
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
@@ -102,6 +109,19 @@ class ChatvimProtocol(LanguageServerProtocol):
         else:
             _rpc_log.debug("Error message received.")
             context.run(self._handle_response, message.id, None, message.error)
+
+    def _handle_notification(self, method_name: str, params: Any) -> None:
+        """pygls' own, but the document sync is simply called: pygls runs each
+        handler under a thread-safe future keyed by a `uuid4` (a read of the
+        OS's randomness), and the editor sends a didChange per token."""
+        sync = self._sync.get(method_name)
+        if sync is None:
+            super()._handle_notification(method_name, params)
+            return
+        try:
+            sync(params)
+        except Exception:  # as pygls reports it
+            self._server._report_server_error(JsonRpcInternalError.of(sys.exc_info()), FeatureNotificationError)
 
     def send_request_async(self, method: str, params: Any | None = None, msg_id: Any | None = None) -> Any:
         """pygls' own, but the reply is awaited on an asyncio future, the id

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
+from pygls.exceptions import FeatureNotificationError, JsonRpcInternalError
 
 from chatvim_ls import server as server_module
 from chatvim_ls.providers import NO_MODEL
@@ -354,3 +355,20 @@ async def test_the_log_lines_for_a_late_reply_stop_when_the_wait_is_given_up(mon
     assert given_up >= 1 and set(server.logged) == {"waiting for the editor to answer a progress token"}
     await asyncio.sleep(0.1)  # five more lines' time: none may come
     assert len(server.logged) == given_up
+
+
+def test_a_failing_document_sync_is_reported_as_pygls_reports_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """didChange is called without pygls' future around it; a bug in it still reaches the error report."""
+    server = LoggingServer()
+    reported: list[tuple[Exception, object]] = []
+    monkeypatch.setattr(server, "report_server_error", lambda error, source: reported.append((error, source)))
+
+    def broken(params: lsp.DidChangeTextDocumentParams) -> None:
+        raise KeyError(params.text_document.uri)
+
+    monkeypatch.setattr(server.documents, "change", broken)
+    identifier = lsp.VersionedTextDocumentIdentifier(uri="file:///chat.md", version=2)
+    server.protocol._handle_notification(lsp.TEXT_DOCUMENT_DID_CHANGE, lsp.DidChangeTextDocumentParams(identifier, []))
+    ((error, source),) = reported
+    assert isinstance(error, JsonRpcInternalError) and "file:///chat.md" in error.message
+    assert source is FeatureNotificationError
