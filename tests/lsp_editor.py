@@ -376,10 +376,12 @@ class Replies:
     (for what one would hide: bytes that are not a message, the log):
     messages sent, replies awaited by id."""
 
-    def __init__(self, server: subprocess.Popen[bytes]) -> None:
-        assert server.stdin is not None and server.stdout is not None
-        self.stdin, self.replies = server.stdin, queue.Queue[dict[str, Any]]()
-        threading.Thread(target=self._read, args=(server.stdout,), daemon=True).start()
+    def __init__(self, server: subprocess.Popen[bytes] | tuple[IO[bytes], IO[bytes]]) -> None:
+        """`server`: a process started with pipes, or its stdin and stdout as the editor holds them."""
+        stdin, stdout = (server.stdin, server.stdout) if isinstance(server, subprocess.Popen) else server
+        assert stdin is not None and stdout is not None
+        self.stdin, self.replies = stdin, queue.Queue[dict[str, Any]]()
+        threading.Thread(target=self._read, args=(stdout,), daemon=True).start()
         self.seen: dict[object, dict[str, Any]] = {}
 
     def send(self, *messages: dict[str, object]) -> None:
