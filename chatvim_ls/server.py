@@ -125,10 +125,10 @@ class ChatvimProtocol(LanguageServerProtocol):
 
     def send_request_async(self, method: str, params: Any | None = None, msg_id: Any | None = None) -> Any:
         """pygls' own, but the reply is awaited on an asyncio future, the id
-        is a count, and `params` may be a dict ready for JSON. pygls books a thread-safe future and wraps it, so every
-        reply crossed to the loop through its self-pipe (a write, a wakeup and
-        a read per edit, in a server of one thread), and draws each id from
-        `os.urandom`."""
+        is a count, and `params` may be a dict ready for JSON. pygls books a
+        thread-safe future and wraps it, so every reply crossed to the loop
+        through its self-pipe (a write, a wakeup and a read per edit, in a
+        server of one thread), and draws each id from `os.urandom`."""
         if msg_id is None:
             msg_id = f"chatvim-{next(self._request_ids)}"
         _rpc_log.debug("Sending request with id %r: %s", msg_id, method)

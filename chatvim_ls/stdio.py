@@ -1,4 +1,4 @@
-"""The editor's pipe, read on the event loop.
+"""The editor's pipe (or socket), read on the event loop.
 
 pygls reads stdin in a thread: each header line and each body is a call
 handed to a thread pool and its result handed back to the loop, three

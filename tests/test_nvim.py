@@ -490,6 +490,16 @@ def test_typing_inside_and_below_the_answer_while_it_streams(nvim: pynvim.Nvim, 
     assert messages(nvim) == ""
 
 
+COUNT_GENERAL_EDITS = """
+GENERAL_EDITS = 0
+local general = vim.lsp.util.apply_workspace_edit
+vim.lsp.util.apply_workspace_edit = function(...)
+  GENERAL_EDITS = GENERAL_EDITS + 1
+  return general(...)
+end
+"""
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
 def test_an_answer_in_many_scripts_lands_where_it_belongs(home: Path, provider: FakeProvider, encoding: str) -> None:
     # Characters of one to four bytes, and of two UTF-16 units: each token goes at the end of a
@@ -503,6 +513,9 @@ def test_an_answer_in_many_scripts_lands_where_it_belongs(home: Path, provider: 
     try:
         new_chat(nvim)
         assert lua(nvim, "return vim.lsp.get_clients({ name = 'chatvim' })[1].offset_encoding") == encoding
+        question = len(nvim.current.buffer)
+        lua(nvim, f"vim.api.nvim_buf_set_mark(0, 'q', {question}, 3, {{}})")  # on the line the answer begins at
+        lua(nvim, COUNT_GENERAL_EDITS)
         nvim.command("ChatvimComplete")
         eventually(lambda: "\U0001f642" in "\n".join(nvim.current.buffer[:]))
         nvim.input("ggOnote \u00e9\U0001f642<Esc>")
@@ -511,6 +524,8 @@ def test_an_answer_in_many_scripts_lands_where_it_belongs(home: Path, provider: 
         assert text.startswith("note \u00e9\U0001f642\n+++")
         assert text.endswith("# === ASSISTANT ===\n\n" + "".join(words) + "\n# === USER ===\n")
         assert messages(nvim) == ""
+        assert lua(nvim, "return GENERAL_EDITS") == 0  # every edit of the answer was set in place
+        assert lua(nvim, "return vim.api.nvim_buf_get_mark(0, 'q')") == [question + 1, 3]  # (a line typed above)
     finally:
         nvim.close()
 

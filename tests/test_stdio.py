@@ -71,6 +71,7 @@ def test_a_header_line_over_the_limit_is_dropped_and_the_server_goes_on(tmp_path
     assert "a header line over 1048576 bytes; dropped it" in log and "Traceback" not in log, log
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts the threads in /proc (Linux)")
 def test_a_server_given_sockets_reads_them_on_the_loop(tmp_path: Path) -> None:
     """Started as Neovim starts it: no thread reads stdin (pygls' reader would start a pool)."""
     (editor_in, server_in), (server_out, editor_out) = socket.socketpair(), socket.socketpair()

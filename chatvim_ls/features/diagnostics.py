@@ -50,6 +50,7 @@ class Diagnostics(Listener):
         server.documents.listeners.append(self)
 
     def opened(self, doc: TextDocument) -> None:
+        self.unread.pop(doc.uri, None)  # (of a copy opened before, never closed)
         if _is_config_md(doc):
             self.configs.add(doc.uri)
         elif self.server.documents.is_chat(doc):

@@ -52,8 +52,12 @@ local function with_client(bufnr, use)
       end
     end,
   })
-  -- On 0.11, the configuration as `vim.lsp.config` resolves it: with the user's own additions.
-  local config = vim.lsp.config and vim.lsp.config.chatvim or lsp.config(options)
+  -- On 0.11, the configuration as `vim.lsp.config` resolves it, with the user's own additions.
+  local resolved = vim.lsp.config and vim.lsp.config.chatvim
+  local config = resolved and vim.deepcopy(resolved) or lsp.config(options) -- (not Neovim's own table)
+  if type(config.root_dir) == 'function' then -- only `vim.lsp.enable` calls it; a chat needs no root
+    config.root_dir = nil
+  end
   if not vim.lsp.start(config, { bufnr = bufnr }) then
     vim.api.nvim_del_autocmd(waiting)
     notify('could not start chatvim-ls; see :checkhealth chatvim')

@@ -132,24 +132,56 @@ local function start_of(edit, bufnr, encoding)
   return row, col or #(vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or '')
 end
 
+--- The buffer's lowercase marks in `row` (0-based), by name: their columns.
+---@param bufnr integer
+---@param row integer
+---@return table<string, integer>
+local function marks_in(bufnr, row)
+  local marks = {}
+  for byte = ('a'):byte(), ('z'):byte() do
+    local name = string.char(byte)
+    local at = vim.api.nvim_buf_get_mark(bufnr, name)
+    if at[1] == row + 1 then
+      marks[name] = at[2]
+    end
+  end
+  return marks
+end
+
+--- Insert `lines` at `row`, `col`, keeping the row's marks, which
+--- `nvim_buf_set_text` deletes (as `apply_text_edits` keeps them).
+---@param bufnr integer
+---@param row integer
+---@param col integer
+---@param lines string[]
+local function insert(bufnr, row, col, lines)
+  local marks = marks_in(bufnr, row)
+  vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
+  for name, mark_col in pairs(marks) do
+    if vim.api.nvim_buf_get_mark(bufnr, name)[1] == 0 then
+      vim.api.nvim_buf_set_mark(bufnr, name, row + 1, mark_col, {})
+    end
+  end
+end
+
 --- Apply an answer's edit to its buffer. Nearly every one inserts text
 --- inside the buffer's lines: that is set in place, as Neovim's
 --- `apply_workspace_edit` would set it but without its work for edits in
---- general (marks saved and restored, options read), which is a good part
---- of each token's way into the buffer. Anything else goes through Neovim's.
+--- general (every mark of the buffer listed twice, options read), which is
+--- a good part of each token's way into the buffer. Anything else goes
+--- through Neovim's.
 ---@param edit table a WorkspaceEdit for one buffer
 ---@param bufnr integer
 ---@param encoding string
 local function apply_answer_edit(edit, bufnr, encoding)
-  local text_edits = text_edits_of(edit)
+  local text_edits = #(edit.documentChanges or { 1 }) == 1 and text_edits_of(edit) -- (no file operations)
   local only = text_edits and #text_edits == 1 and text_edits[1]
   local range = only and only.range
   local inserts = range and range.start.line == range['end'].line and range.start.character == range['end'].character
   if inserts and vim.api.nvim_buf_is_loaded(bufnr) and range.start.line < vim.api.nvim_buf_line_count(bufnr) then
     local row, col = byte_position(bufnr, range.start, encoding)
     if col then
-      local lines = vim.split((only.newText:gsub('\r\n?', '\n')), '\n', { plain = true })
-      vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
+      insert(bufnr, row, col, vim.split((only.newText:gsub('\r\n?', '\n')), '\n', { plain = true }))
       return
     end
   end
