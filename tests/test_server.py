@@ -372,3 +372,20 @@ def test_a_failing_document_sync_is_reported_as_pygls_reports_it(monkeypatch: py
     ((error, source),) = reported
     assert isinstance(error, JsonRpcInternalError) and "file:///chat.md" in error.message
     assert source is FeatureNotificationError
+
+
+async def test_settings_pushed_while_they_are_read_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`initialized` reads the settings; a didChangeConfiguration with settings that comes in the
+    same read of stdin is handled before that read begins, and must not lose to its older reply."""
+    server = LoggingServer()
+    monkeypatch.setattr(
+        server.protocol, "client_capabilities",
+        lsp.ClientCapabilities(workspace=lsp.WorkspaceClientCapabilities(configuration=True)), raising=False,
+    )  # fmt: skip
+    reply: asyncio.Future[list[object]] = asyncio.get_running_loop().create_future()
+    monkeypatch.setattr(server, "workspace_configuration_async", lambda params: reply)
+    reading = server.settings.reread()  # (as `initialized` does)
+    assert server.settings.push({"chatvim": {"flush": "line"}})  # (the notification, handled next)
+    reply.set_result([{"flush": "token"}])  # the editor's settings, as they were before the push
+    await reading
+    assert server.settings.workspace_options.flush == "line"

@@ -105,15 +105,16 @@ class EditorSettings:
             return ServerOptions()
 
     def reread(self) -> asyncio.Task[None]:
-        self.reading = asyncio.ensure_future(self._read_workspace_configuration())
+        # Settings pushed from now on win over what this reads (counted now, not when the
+        # task first runs: a push handled in between would lose to the older settings).
+        self.reading = asyncio.ensure_future(self._read_workspace_configuration(self.pushed))
         return self.reading
 
-    async def _read_workspace_configuration(self) -> None:
+    async def _read_workspace_configuration(self, pushed: int) -> None:
         workspace = self.server.client_capabilities.workspace
         if not (workspace and workspace.configuration):
             return
         items = [lsp.ConfigurationItem(section="chatvim")]
-        pushed = self.pushed
         reply = self.server.workspace_configuration_async(lsp.ConfigurationParams(items))
         try:
             result = await asyncio.wait_for(asyncio.shield(reply), CONFIGURATION_WAIT)
