@@ -54,7 +54,7 @@ local function with_client(bufnr, use)
   })
   -- On 0.11, the configuration as `vim.lsp.config` resolves it, with the user's own additions.
   local resolved = vim.lsp.config and vim.lsp.config.chatvim
-  local config = resolved and vim.deepcopy(resolved) or lsp.config(options) -- (not Neovim's own table)
+  local config = resolved and resolved.cmd and vim.deepcopy(resolved) or lsp.config(options) -- (a copy)
   if type(config.root_dir) == 'function' then -- only `vim.lsp.enable` calls it; a chat needs no root
     config.root_dir = nil
   end

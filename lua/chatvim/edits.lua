@@ -159,7 +159,8 @@ local function insert(bufnr, row, col, lines)
   vim.api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
   for name, mark_col in pairs(marks) do
     if vim.api.nvim_buf_get_mark(bufnr, name)[1] == 0 then
-      vim.api.nvim_buf_set_mark(bufnr, name, row + 1, mark_col, {})
+      local line = vim.api.nvim_buf_get_lines(bufnr, row, row + 1, false)[1] or ''
+      vim.api.nvim_buf_set_mark(bufnr, name, row + 1, math.min(mark_col, #line), {})
     end
   end
 end
