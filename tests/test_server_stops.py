@@ -77,6 +77,22 @@ async def test_closing_the_document_stops_it_quietly(client: EditorClient, fake:
     assert not [m for m in client.messages if m.type == lsp.MessageType.Error]
 
 
+async def test_a_chat_reopened_mid_answer_follows_its_own_changes(client: EditorClient, fake: FakeProvider) -> None:
+    """`:e!` while an answer streams: didClose, didOpen and a change, back to back. The change is
+    the reopened copy's, not the stopped answer's to take."""
+    editor = await streaming(client, fake)
+    editor.close()
+    editor.open()
+    editor.type(len(editor.text), "\n\n# === USER ===\n\nAnd a second question?\n")
+    await assert_stopped(client, fake, "document closed")
+    assert await stop(client) == {"stopped": 0}  # a round trip: the change has been read
+    found = await client.text_document_document_symbol_async(
+        lsp.DocumentSymbolParams(text_document=lsp.TextDocumentIdentifier(uri=editor.uri))
+    )
+    names = [s.name for s in found or [] if isinstance(s, lsp.DocumentSymbol)]
+    assert names[-1] == "User: And a second question?", names
+
+
 async def test_shutdown_mid_stream_ends_progress_before_answering(client: EditorClient, fake: FakeProvider) -> None:
     await streaming(client, fake)
     await client.shutdown_async(None)

@@ -127,6 +127,7 @@ class Documents:
         for listener in self.listeners:
             _tell(listener.closed, uri)
         self.by_uri.pop(uri, None)
+        self.takers.pop(uri, None)  # (the answer stops; a copy opened again takes its own changes)
         self.chat_checks.pop(uri, None)
         self.parses.pop(uri, None)
 
