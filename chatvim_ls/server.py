@@ -60,6 +60,9 @@ NUDGE_EVERY = 2.0  # ...and then again
 COMMAND_GAP = 0.05  # seconds between answering a command and sending the editor a request (`answer_to`)
 
 
+_DOCUMENT_SYNC = frozenset({lsp.TEXT_DOCUMENT_DID_OPEN, lsp.TEXT_DOCUMENT_DID_CHANGE, lsp.TEXT_DOCUMENT_DID_CLOSE})
+
+
 class ChatvimProtocol(LanguageServerProtocol):
     """pygls' protocol with our own document sync and a `$/cancelRequest` hook."""
 
@@ -68,11 +71,6 @@ class ChatvimProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._request_ids = itertools.count(1)  # (`send_request_async`)
-        self._sync: dict[str, Callable[[Any], None]] = {  # (`_handle_notification`)
-            lsp.TEXT_DOCUMENT_DID_OPEN: self.lsp_text_document__did_open,
-            lsp.TEXT_DOCUMENT_DID_CHANGE: self.lsp_text_document__did_change,
-            lsp.TEXT_DOCUMENT_DID_CLOSE: self.lsp_text_document__did_close,
-        }
 
     @lsp_method(lsp.TEXT_DOCUMENT_DID_OPEN)
     def lsp_text_document__did_open(self, params: lsp.DidOpenTextDocumentParams) -> None:
@@ -114,12 +112,11 @@ class ChatvimProtocol(LanguageServerProtocol):
         """pygls' own, but the document sync is simply called: pygls runs each
         handler under a thread-safe future keyed by a `uuid4` (a read of the
         OS's randomness), and the editor sends a didChange per token."""
-        sync = self._sync.get(method_name)
-        if sync is None:
+        if method_name not in _DOCUMENT_SYNC:
             super()._handle_notification(method_name, params)
             return
         try:
-            sync(params)
+            self.fm.builtin_features[method_name](params)  # (ours: the `lsp_method`s above)
         except Exception:  # as pygls reports it
             self._server._report_server_error(JsonRpcInternalError.of(sys.exc_info()), FeatureNotificationError)
 

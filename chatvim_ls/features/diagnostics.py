@@ -59,10 +59,10 @@ class Diagnostics(Listener):
 
     def changed(self, doc: TextDocument, splices: list[Splice] | None) -> None:
         checks = self.checks.get(doc.uri)
-        if checks is not None and doc.uri in self.server.documents.takers and splices is not None:
-            self.unread.setdefault(doc.uri, []).extend(splices)  # read when the answer ends
-            return
         if checks is not None:
+            if doc.uri in self.server.documents.takers and splices is not None:
+                self.unread.setdefault(doc.uri, []).extend(splices)  # read when the answer ends
+                return
             unread = self.unread.pop(doc.uri, [])
             checks.update(doc, None if splices is None else [*unread, *splices])
         elif doc.uri not in self.configs:
