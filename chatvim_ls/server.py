@@ -139,6 +139,17 @@ class ChatvimProtocol(LanguageServerProtocol):
             self._send_data(request_type(id=msg_id, method=method, params=params, jsonrpc=self.VERSION))
         return future
 
+    def _handle_response(self, msg_id: Any, result: Any | None = None, error: Any | None = None) -> None:
+        """pygls' own, but a reply to a request no longer awaited (the wait
+        given up, `ChatvimServer.answer_to`) is dropped: pygls would set it on
+        the cancelled future, which raises."""
+        future = self._request_futures.get(msg_id)
+        if future is not None and future.done():
+            del self._request_futures[msg_id]
+            _rpc_log.debug("Reply to %r, no longer awaited: dropped", msg_id)
+            return
+        super()._handle_response(msg_id, result, error)
+
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         # `chatvim.complete` answers at once and streams on: from the user's side the
         # request still runs, so its cancel stops the stream (pygls alone would not).
@@ -187,15 +198,17 @@ class ChatvimServer(LanguageServer):
         comes in the same read as the answer Emacs was waiting for (to the
         user's `executeCommand`), until something more arrives: so a line for
         the editor's log is sent while the answer is late, and no request
-        goes out in the first `COMMAND_GAP` after a command's answer. Shielded:
-        cancelling pygls' future of a sent request makes it fail on the reply."""
+        goes out in the first `COMMAND_GAP` after a command's answer. Not
+        shielded: a reply that comes after the wait was given up is dropped
+        (`ChatvimProtocol._handle_response`), and a shield cost the loop a
+        turn more per edit (the reply woke the shield, and it the writer)."""
         gap = self.command_answered_at + COMMAND_GAP - time.monotonic()
         if gap > 0:  # ...and worse, lsp-mode drops it: so it goes in a read of its own
             await asyncio.sleep(gap)
         reply = asyncio.ensure_future(send())
         stop_nudging = self._nudge(what)
         try:
-            return await asyncio.shield(reply)
+            return await reply
         finally:  # answered, or the wait given up
             stop_nudging()
 

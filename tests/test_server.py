@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 from pathlib import Path
 
 import pytest
 from lsprotocol import types as lsp
 from pygls.exceptions import FeatureNotificationError, JsonRpcInternalError
+from pygls.io_ import StdoutWriter
 
 from chatvim_ls import server as server_module
 from chatvim_ls.providers import NO_MODEL
@@ -355,6 +357,19 @@ async def test_the_log_lines_for_a_late_reply_stop_when_the_wait_is_given_up(mon
     assert given_up >= 1 and set(server.logged) == {"waiting for the editor to answer a progress token"}
     await asyncio.sleep(0.1)  # five more lines' time: none may come
     assert len(server.logged) == given_up
+
+
+async def test_a_reply_that_comes_after_its_wait_was_given_up_is_dropped() -> None:
+    """The wait for a reply is not shielded (a turn of the loop less per edit): giving it up cancels the
+    request's future, and the reply, when it comes, must not be set on it (which raises)."""
+    server = LoggingServer()
+    server.protocol.set_writer(StdoutWriter(io.BytesIO()))
+    send = server.protocol.send_request_async
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(server.answer_to(lambda: send(lsp.WORKSPACE_APPLY_EDIT, {"edit": {}}), "an edit"), 0.05)
+    (request_id,) = server.protocol._request_futures
+    server.protocol._handle_response(request_id, {"applied": True})
+    assert not server.protocol._request_futures
 
 
 def test_a_failing_document_sync_is_reported_as_pygls_reports_it(monkeypatch: pytest.MonkeyPatch) -> None:
